@@ -1,0 +1,80 @@
+"""Replaying a recorded scenario against a server and collecting the differences.
+
+The server is reached through an httpx-like client (``request(method, url, content=, headers=)``):
+starlette's TestClient for orthanc_py in process, or a plain ``httpx.Client`` for a running server
+(used to check the recordings against a second run of the real Orthanc).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .compare import Difference, RuleSet, compare_response
+from .model import Rule, load_fixture, request_body_from_json, runtime_config
+
+
+def step_rules(fixture: dict[str, Any], step: dict[str, Any]) -> RuleSet:
+    rules = [Rule.from_json(r) for r in fixture.get("rules", [])]
+    rules += [Rule.from_json(r) for r in step.get("rules", [])]
+    return RuleSet(rules)
+
+
+def replay_fixture(fixture: dict[str, Any], client: Any) -> list[Difference]:
+    """Send every recorded request in order; compare the answers of the compared steps."""
+    differences: list[Difference] = []
+    for index, step in enumerate(fixture["steps"]):
+        request = step["request"]
+        label = f"{request['method']} {request['path']}"
+        content = request_body_from_json(request.get("body"))
+        try:
+            response = client.request(
+                request["method"],
+                request["path"],
+                content=content if request.get("body") is not None else None,
+                headers=request.get("headers") or None,
+            )
+        except Exception as exc:  # an exception of the server under test is a difference, not a crash
+            tail = traceback.format_exception(exc)[-3:]
+            differences.append(Difference(index, label, "request", "<a response>", "".join(tail).strip(),
+                                          "exception"))
+            continue
+        if not step.get("compare", True):
+            continue
+        differences.extend(
+            compare_response(index, step, response.status_code, response.headers, response.content,
+                             step_rules(fixture, step))
+        )
+    return differences
+
+
+@contextlib.contextmanager
+def orthanc_py_client(fixture: dict[str, Any], tmp: Path) -> Iterator[Any]:
+    """orthanc_py in process, configured like the recorded Orthanc, seen from loopback."""
+    from starlette.testclient import TestClient
+
+    from orthanc_py.app import create_app
+    from orthanc_py.config import settings_from_json
+
+    app = create_app(settings_from_json(runtime_config(fixture["config"], tmp)))
+    with TestClient(app, base_url="http://127.0.0.1", client=("127.0.0.1", 50000),
+                    follow_redirects=False) as client:
+        yield client
+
+
+def replay_against_orthanc_py(path: Path, tmp: Path) -> list[Difference]:
+    fixture = load_fixture(path)
+    with orthanc_py_client(fixture, tmp) as client:
+        return replay_fixture(fixture, client)
+
+
+def format_differences(name: str, differences: list[Difference], limit: int = 40) -> str:
+    lines = [f"{name}: {len(differences)} difference(s)"]
+    for diff in differences[:limit]:
+        lines.append(f"  {diff}")
+    if len(differences) > limit:
+        lines.append(f"  ... and {len(differences) - limit} more")
+    return "\n".join(lines)

@@ -1,0 +1,125 @@
+"""Builds the server: the context (index + storage), the REST API, and the HTTP listener.
+
+Where a request goes: ``auth/basic.py`` (access rules) → the route table below (one module per
+resource family under ``rest/``) → ``core/context.py`` (store, read, delete) and
+``core/query.py`` (find) → ``index/`` and ``storage/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from . import __version__
+from .auth.basic import AccessControl
+from .config import Settings
+from .core.context import ServerContext
+from .core.errors import OrthancError
+from .index.sqlite import SQLiteIndex
+from .rest import changes, find, instances, metadata, resources, system, tools
+from .rest.errors import http_exception_handler, orthanc_error_handler, unexpected_error_handler
+from .storage.filesystem import FilesystemStorage
+
+logger = logging.getLogger(__name__)
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def merge_routes(routes: list[Route]) -> list[BaseRoute]:
+    """One route per path, dispatching on the method, so a wrong method gets 405 with every
+    allowed method in ``Allow`` (as Orthanc answers)."""
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for route in routes:
+        methods = by_path.setdefault(route.path, {})
+        for method in route.methods or ():
+            methods[method] = route.endpoint  # type: ignore[assignment]
+    merged: list[BaseRoute] = []
+    for path, methods in by_path.items():
+        merged.append(Route(path, _dispatcher(methods), methods=sorted(methods)))
+    return merged
+
+
+def _dispatcher(methods: dict[str, Endpoint]) -> Endpoint:
+    async def dispatch(request: Request) -> Response:
+        endpoint = methods.get(request.method) or methods["GET"]  # HEAD falls back to GET
+        return await endpoint(request)
+
+    return dispatch
+
+
+def build_context(settings: Settings) -> ServerContext:
+    index = SQLiteIndex(os.path.join(settings.index_path, "index.sqlite"))
+    storage = FilesystemStorage(settings.storage_directory)
+    return ServerContext(settings, index, storage)
+
+
+def create_app(settings: Settings) -> Starlette:
+    context = build_context(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await context.start()
+        logger.info("orthanc_py %s: the REST API is ready", __version__)
+        try:
+            yield
+        finally:
+            await context.stop()
+
+    route_table: list[Route] = [
+        *system.routes,
+        *changes.routes,
+        *tools.routes,
+        *find.routes,
+        *instances.routes,
+        *metadata.routes,
+        *resources.routes,
+    ]
+    app = Starlette(
+        routes=merge_routes(route_table),
+        middleware=[Middleware(AccessControl, settings=settings)],
+        exception_handlers={
+            OrthancError: orthanc_error_handler,
+            HTTPException: http_exception_handler,
+            Exception: unexpected_error_handler,
+        },
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    return app
+
+
+async def serve(settings: Settings) -> None:
+    """Run the HTTP server until SIGINT/SIGTERM or ``POST /tools/shutdown``."""
+    from hypercorn.asyncio import serve as hypercorn_serve
+    from hypercorn.config import Config
+
+    app = create_app(settings)
+    stop = asyncio.Event()
+    app.state.shutdown = stop.set
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except NotImplementedError:  # pragma: no cover - not on POSIX
+            pass
+    config = Config()
+    host = "0.0.0.0" if settings.remote_access_allowed else settings.http_bind
+    config.bind = [f"{host}:{settings.http_port}"]
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")
+    config.keep_alive_timeout = 30
+    config.graceful_timeout = 2
+    logger.info("HTTP server listening on port %d", settings.http_port)
+    await hypercorn_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    logger.info("orthanc_py has stopped")

@@ -1,0 +1,342 @@
+"""ServerContext: the one place that changes state. Every front end (REST, DICOM, DICOMweb) calls it.
+
+Storing is atomic across the storage area and the index: the attachment's UUID is first recorded as
+*pending* in the index, the file is written and fsync'ed, then one index transaction creates the
+resources, tags, metadata, attachment and change-log rows and clears the pending mark. A crash at
+any point leaves either a complete instance or a pending UUID that start-up recovery removes, so no
+orphan file and no half-written row survive. Deletion uses the same pending mark for its files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import uuid as uuid_module
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ..config import Settings
+from ..index.base import Attachment, Index, ResourceRow
+from ..storage import compression
+from ..storage.base import FileContentType, StorageArea
+from .changes import STABLE_CHANGE, ChangeEvent, ChangeFeed, StabilityMonitor, now_iso, run_every
+from .enumerations import ChangeType, MetadataType
+from .errors import ErrorCode, OrthancError
+from .identifiers import ResourceLevel
+from .ingest import MAIN_TAGS_SIGNATURE, ParsedInstance, parse_instance
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+COMPRESSION_NONE = 1
+COMPRESSION_ZLIB = 2
+
+_NEW_CHANGE = {
+    ResourceLevel.PATIENT: ChangeType.NEW_PATIENT,
+    ResourceLevel.STUDY: ChangeType.NEW_STUDY,
+    ResourceLevel.SERIES: ChangeType.NEW_SERIES,
+    ResourceLevel.INSTANCE: ChangeType.NEW_INSTANCE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RequestOrigin:
+    """Who sent an instance (Orthanc's ``DicomInstanceOrigin``), recorded as instance metadata."""
+
+    origin: str = "Unknown"  # RestApi, DicomProtocol, Plugins, Lua, WebDav
+    remote_ip: str | None = None
+    remote_aet: str | None = None
+    called_aet: str | None = None
+    http_username: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    status: str  # "Success" or "AlreadyStored"
+    instance: ParsedInstance
+
+    @property
+    def public_ids(self) -> dict[ResourceLevel, str]:
+        ids = self.instance.ids
+        return {level: ids.public_id(level) for level in ResourceLevel}
+
+
+class ServerContext:
+    def __init__(self, settings: Settings, index: Index, storage: StorageArea) -> None:
+        self.settings = settings
+        self.index = index
+        self.storage = storage
+        self.changes = ChangeFeed()
+        self.stability = StabilityMonitor(settings.stable_age)
+        # CPU-heavy work (parsing, hashing, compression) runs here, off the event loop.
+        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="orthanc-cpu")
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await self.index.open()
+        await self._recover_pending_files()
+        self._tasks.append(asyncio.create_task(run_every(1.0, self._signal_stable_resources)))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._tasks.clear()
+        await self.index.close()
+        await self.storage.close()
+        self.executor.shutdown(wait=False)
+
+    async def run_cpu(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    # --- storing
+
+    async def store(self, data: bytes, origin: RequestOrigin) -> StoreResult:
+        parsed = await self.run_cpu(parse_instance, data, _python_encoding(self.settings.default_encoding))
+        ids = parsed.ids
+        async with self.index.transaction() as tx:
+            existing = await tx.lookup(ids.instance)
+        if existing is not None:
+            if not self.settings.overwrite_instances:
+                return StoreResult("AlreadyStored", parsed)
+            await self.delete_resource(ResourceLevel.INSTANCE, ids.instance)
+
+        compress = self.settings.storage_compression
+        content = await self.run_cpu(compression.compress, data) if compress else data
+        attachment = Attachment(
+            content_type=FileContentType.DICOM,
+            uuid=str(uuid_module.uuid4()),
+            compressed_size=len(content),
+            uncompressed_size=len(data),
+            compression=COMPRESSION_ZLIB if compress else COMPRESSION_NONE,
+            uncompressed_md5=parsed.md5,
+            compressed_md5=hashlib.md5(content).hexdigest() if compress else parsed.md5,
+        )
+        async with self.index.transaction(write=True) as tx:
+            await tx.add_pending_files([attachment.uuid])
+        try:
+            await self.storage.create(attachment.uuid, content, FileContentType.DICOM)
+            events = await self._index_instance(parsed, attachment, origin)
+        except BaseException:
+            await self._discard_file(attachment.uuid)
+            raise
+        if events is None:  # another writer stored the same instance meanwhile
+            await self._discard_file(attachment.uuid)
+            return StoreResult("AlreadyStored", parsed)
+        for level in (ResourceLevel.PATIENT, ResourceLevel.STUDY, ResourceLevel.SERIES):
+            self.stability.touch(level, ids.public_id(level))
+        await self.changes.publish(events)
+        return StoreResult("Success", parsed)
+
+    async def _index_instance(
+        self, parsed: ParsedInstance, attachment: Attachment, origin: RequestOrigin
+    ) -> list[ChangeEvent] | None:
+        ids = parsed.ids
+        now = now_iso()
+        async with self.index.transaction(write=True) as tx:
+            created = await tx.create_instance(ids)
+            if not created.is_new_instance:
+                return None
+            internal = {
+                ResourceLevel.PATIENT: created.patient_id,
+                ResourceLevel.STUDY: created.study_id,
+                ResourceLevel.SERIES: created.series_id,
+                ResourceLevel.INSTANCE: created.instance_id,
+            }
+            tags: list[tuple[int, int, str]] = []
+            metadata: list[tuple[int, int, str]] = []
+            for level in created.created:
+                rid = internal[level]
+                tags.extend((rid, tag, value) for tag, value in parsed.main_tags[level].items())
+                metadata.append((rid, MetadataType.MAIN_DICOM_TAGS_SIGNATURE, MAIN_TAGS_SIGNATURE[level]))
+            for level in (ResourceLevel.PATIENT, ResourceLevel.STUDY, ResourceLevel.SERIES):
+                metadata.append((internal[level], MetadataType.LAST_UPDATE, now))
+            metadata.extend(self._instance_metadata(created.instance_id, parsed, origin, now))
+            if ResourceLevel.SERIES in created.created:
+                expected = _expected_number_of_instances(parsed)
+                if expected is not None:
+                    metadata.append((created.series_id, MetadataType.EXPECTED_NUMBER_OF_INSTANCES, str(expected)))
+            await tx.set_main_tags(tags)
+            await tx.set_metadata(metadata)
+            await tx.add_attachment(created.instance_id, attachment)
+            await tx.remove_pending_files([attachment.uuid])
+            order = [lvl for lvl in (ResourceLevel.PATIENT, ResourceLevel.STUDY, ResourceLevel.SERIES) if lvl in created.created]
+            order.append(ResourceLevel.INSTANCE)
+            events = [ChangeEvent(_NEW_CHANGE[lvl], lvl, ids.public_id(lvl), now) for lvl in order]
+            await tx.log_changes([(int(e.change_type), internal[e.level], e.level, now) for e in events])
+        return events
+
+    def _instance_metadata(
+        self, instance_id: int, parsed: ParsedInstance, origin: RequestOrigin, now: str
+    ) -> list[tuple[int, int, str]]:
+        values: dict[MetadataType, str | None] = {
+            MetadataType.RECEPTION_DATE: now,
+            MetadataType.ORIGIN: origin.origin,
+            MetadataType.REMOTE_IP: origin.remote_ip,
+            MetadataType.REMOTE_AET: origin.remote_aet,
+            MetadataType.CALLED_AET: origin.called_aet,
+            MetadataType.HTTP_USERNAME: origin.http_username,
+            MetadataType.TRANSFER_SYNTAX: parsed.transfer_syntax,
+            MetadataType.SOP_CLASS_UID: parsed.sop_class_uid or None,
+            MetadataType.INDEX_IN_SERIES: _index_in_series(parsed),
+            MetadataType.PIXEL_DATA_OFFSET: None if parsed.pixel_data_offset is None else str(parsed.pixel_data_offset),
+            MetadataType.PIXEL_DATA_VR: parsed.pixel_data_vr,
+        }
+        return [(instance_id, int(t), v) for t, v in values.items() if v is not None]
+
+    async def _discard_file(self, uuid: str) -> None:
+        try:
+            await self.storage.remove(uuid, FileContentType.DICOM)
+        finally:
+            async with self.index.transaction(write=True) as tx:
+                await tx.remove_pending_files([uuid])
+
+    async def _recover_pending_files(self) -> None:
+        """Remove files whose store or delete was interrupted (a crash between file and index)."""
+        async with self.index.transaction() as tx:
+            pending = await tx.list_pending_files()
+        if not pending:
+            return
+        logger.warning("Removing %d file(s) left by an interrupted store or delete", len(pending))
+        for uuid in pending:
+            await self.storage.remove(uuid, FileContentType.DICOM)
+        async with self.index.transaction(write=True) as tx:
+            await tx.remove_pending_files(pending)
+
+    # --- reading
+
+    async def lookup(self, level: ResourceLevel, public_id: str) -> ResourceRow:
+        """The resource of that level, or OrthancError(UnknownResource) (404) as Orthanc answers."""
+        async with self.index.transaction() as tx:
+            row = await tx.lookup(public_id)
+        if row is None or row.level != level:
+            raise OrthancError(ErrorCode.UnknownResource)
+        return row
+
+    async def read_attachment(self, attachment: Attachment) -> bytes:
+        content = await self.storage.read(attachment.uuid, attachment.content_type)
+        if attachment.compression == COMPRESSION_ZLIB:
+            return await self.run_cpu(compression.decompress, content)
+        return content
+
+    async def read_dicom(self, instance_public_id: str) -> bytes:
+        row = await self.lookup(ResourceLevel.INSTANCE, instance_public_id)
+        return await self.read_dicom_of(row.internal_id)
+
+    async def read_dicom_of(self, internal_id: int) -> bytes:
+        async with self.index.transaction() as tx:
+            attachments = (await tx.get_attachments([internal_id]))[internal_id]
+        for attachment in attachments:
+            if attachment.content_type == FileContentType.DICOM:
+                return await self.read_attachment(attachment)
+        raise OrthancError(ErrorCode.InexistentFile, "No DICOM file attached to this instance")
+
+    # --- deleting
+
+    async def delete_resource(self, level: ResourceLevel, public_id: str) -> ResourceRow | None:
+        """Delete a resource with its descendants and emptied ancestors; returns the remaining ancestor."""
+        row = await self.lookup(level, public_id)
+        async with self.index.transaction(write=True) as tx:
+            deletion = await tx.delete_resource(row.internal_id)
+            await tx.add_pending_files([a.uuid for a in deletion.attachments])
+        for attachment in deletion.attachments:
+            try:
+                await self.storage.remove(attachment.uuid, attachment.content_type)
+            except Exception:
+                logger.exception("Cannot remove file %s from the storage area", attachment.uuid)
+        async with self.index.transaction(write=True) as tx:
+            await tx.remove_pending_files([a.uuid for a in deletion.attachments])
+        now = now_iso()
+        for deleted in deletion.deleted:
+            self.stability.forget(deleted.public_id)
+        await self.changes.publish(
+            [ChangeEvent(ChangeType.DELETED, d.level, d.public_id, now) for d in deletion.deleted]
+        )
+        return deletion.remaining_ancestor
+
+    # --- stability
+
+    async def _signal_stable_resources(self) -> None:
+        ready = self.stability.pop_stable()
+        if not ready:
+            return
+        now = now_iso()
+        events: list[ChangeEvent] = []
+        async with self.index.transaction(write=True) as tx:
+            rows: list[tuple[int, int, ResourceLevel, str]] = []
+            for level, public_id in ready:
+                row = await tx.lookup(public_id)
+                if row is None:
+                    continue
+                change = STABLE_CHANGE[level]
+                rows.append((int(change), row.internal_id, level, now))
+                events.append(ChangeEvent(change, level, public_id, now))
+            await tx.log_changes(rows)
+        await self.changes.publish(events)
+
+
+def _python_encoding(orthanc_encoding: str) -> str:
+    """Orthanc's ``DefaultEncoding`` names → Python codecs (used when a file has no charset)."""
+    return _ENCODINGS.get(orthanc_encoding, "latin_1")
+
+
+_ENCODINGS = {
+    "Ascii": "ascii",
+    "Utf8": "utf_8",
+    "Latin1": "latin_1",
+    "Latin2": "iso8859_2",
+    "Latin3": "iso8859_3",
+    "Latin4": "iso8859_4",
+    "Latin5": "iso8859_9",
+    "Cyrillic": "iso8859_5",
+    "Windows1251": "cp1251",
+    "Arabic": "iso8859_6",
+    "Greek": "iso8859_7",
+    "Hebrew": "iso8859_8",
+    "Thai": "iso8859_11",
+    "Japanese": "shift_jis",
+    "Chinese": "gb18030",
+    "Korean": "euc_kr",
+    "JapaneseKanji": "iso2022_jp",
+    "SimplifiedChinese": "gb2312",
+}
+
+
+def _index_in_series(parsed: ParsedInstance) -> str | None:
+    """Orthanc's IndexInSeries metadata: InstanceNumber, else ImageIndex, spaces stripped."""
+    tags = parsed.main_tags[ResourceLevel.INSTANCE]
+    for tag in (0x00200013, 0x00541330):
+        value = tags.get(tag)
+        if value is not None:
+            return value.strip()
+    return None
+
+
+def _expected_number_of_instances(parsed: ParsedInstance) -> int | None:
+    """Orthanc's ComputeExpectedNumberOfInstances, from the series' main tags."""
+    tags = parsed.main_tags[ResourceLevel.SERIES]
+
+    def integer(tag: int) -> int | None:
+        value = tags.get(tag)
+        try:
+            return int(value.strip()) if value is not None else None
+        except ValueError:
+            return None
+
+    cardiac = integer(0x00181090)
+    temporal = integer(0x00200105)
+    if cardiac is not None and temporal is not None and cardiac > 0 and temporal > 0:
+        return cardiac * temporal
+    for tag in (0x00541081, 0x00201002, 0x00181090):  # NumberOfSlices, ImagesInAcquisition, Cardiac…
+        value = integer(tag)
+        if value is not None and value > 0:
+            return value
+    return None

@@ -1,0 +1,149 @@
+"""Parsing an incoming DICOM file once: identifiers, public IDs, main tags and instance metadata.
+
+CPU-bound and free of I/O, so the context runs it in a worker thread. Orthanc reads files without
+a preamble or meta header too (DCMTK's auto-detection), so we do; a file that does not yield the
+three identifying UIDs is refused as Orthanc refuses it, with ``BadFileFormat``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from .dicom_tags import (
+    MAIN_DICOM_TAGS,
+    TAG_PATIENT_ID,
+    TAG_PIXEL_DATA,
+    TAG_SERIES_INSTANCE_UID,
+    TAG_SOP_CLASS_UID,
+    TAG_SOP_INSTANCE_UID,
+    TAG_STUDY_INSTANCE_UID,
+    DicomText,
+    format_tag,
+)
+from .errors import ErrorCode, OrthancError
+from .identifiers import InstanceIdentifiers, ResourceLevel
+
+# Orthanc's MainDicomTagsSignature metadata: the sorted list of the main tags of each level.
+MAIN_TAGS_SIGNATURE: dict[ResourceLevel, str] = {
+    level: ";".join(sorted({format_tag(tag) for tag, _ in tags})) for level, tags in MAIN_DICOM_TAGS.items()
+}
+
+IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
+
+
+@dataclass(slots=True)
+class ParsedInstance:
+    data: bytes
+    dataset: Dataset
+    ids: InstanceIdentifiers
+    # Tag number → string, per level. The study level also carries the patient tags, as Orthanc
+    # stores them there too (C-FIND at study level and PatientMainDicomTags use that copy).
+    main_tags: dict[ResourceLevel, dict[int, str]]
+    transfer_syntax: str
+    sop_class_uid: str
+    md5: str
+    pixel_data_offset: int | None
+    pixel_data_vr: str | None
+
+
+def read_dataset(data: bytes, *, stop_before_pixels: bool = True, stream: io.BytesIO | None = None) -> Dataset:
+    """Parse DICOM bytes; raises OrthancError(BadFileFormat) on anything that is not DICOM."""
+    if not data:
+        raise OrthancError(ErrorCode.BadFileFormat, "Empty DICOM file")
+    try:
+        return pydicom.dcmread(stream or io.BytesIO(data), stop_before_pixels=stop_before_pixels, force=True)
+    except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError, OverflowError, NotImplementedError) as e:
+        raise OrthancError(
+            ErrorCode.BadFileFormat, f"Cannot parse an invalid DICOM file (size: {len(data)} bytes)"
+        ) from e
+    except Exception as e:  # pydicom raises assorted errors on malformed input
+        raise OrthancError(
+            ErrorCode.BadFileFormat, f"Cannot parse an invalid DICOM file (size: {len(data)} bytes)"
+        ) from e
+
+
+def transfer_syntax_of(dataset: Dataset) -> str:
+    meta = getattr(dataset, "file_meta", None)
+    uid = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
+    if uid:
+        return str(uid)
+    # A file without meta header: pydicom tells how it actually decoded the dataset.
+    if getattr(dataset, "is_little_endian", True) is False:
+        return "1.2.840.10008.1.2.2"
+    if getattr(dataset, "is_implicit_VR", False):
+        return IMPLICIT_VR_LITTLE_ENDIAN
+    return "1.2.840.10008.1.2.1"
+
+
+def parse_instance(data: bytes, default_encoding: str = "latin_1") -> ParsedInstance:
+    stream = io.BytesIO(data)
+    dataset = read_dataset(data, stream=stream)
+    if len(dataset) == 0:
+        raise OrthancError(
+            ErrorCode.BadFileFormat, f"Cannot parse an invalid DICOM file (size: {len(data)} bytes)"
+        )
+    try:
+        text = DicomText(dataset, default_encoding)
+        uids = [
+            text.string_value(tag) or ""
+            for tag in (TAG_PATIENT_ID, TAG_STUDY_INSTANCE_UID, TAG_SERIES_INSTANCE_UID, TAG_SOP_INSTANCE_UID)
+        ]
+        main_tags: dict[ResourceLevel, dict[int, str]] = {}
+        for level, tags in MAIN_DICOM_TAGS.items():
+            values: dict[int, str] = {}
+            for tag, _name in tags:
+                value = text.string_value(tag)
+                if value is not None:
+                    values[tag] = value
+            main_tags[level] = values
+        sop_class_uid = text.string_value(TAG_SOP_CLASS_UID) or ""
+    except OrthancError:
+        raise
+    except Exception as e:
+        raise OrthancError(ErrorCode.BadFileFormat, f"Cannot read the DICOM tags: {e}") from e
+    if not all(uids[1:]):
+        missing = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+        absent = [name for name, uid in zip(missing, uids[1:], strict=True) if not uid]
+        raise OrthancError(
+            ErrorCode.BadFileFormat,
+            "Missing tag in DICOM file: " + ", ".join(absent),
+        )
+    ids = InstanceIdentifiers(uids[0].strip(), uids[1].strip(), uids[2].strip(), uids[3].strip())
+    main_tags[ResourceLevel.STUDY] = {**main_tags[ResourceLevel.PATIENT], **main_tags[ResourceLevel.STUDY]}
+    offset, vr = _pixel_data_position(data, stream.tell(), transfer_syntax_of(dataset))
+    return ParsedInstance(
+        data=data,
+        dataset=dataset,
+        ids=ids,
+        main_tags=main_tags,
+        transfer_syntax=transfer_syntax_of(dataset),
+        sop_class_uid=sop_class_uid,
+        md5=hashlib.md5(data).hexdigest(),
+        pixel_data_offset=offset,
+        pixel_data_vr=vr,
+    )
+
+
+def _pixel_data_position(data: bytes, position: int, transfer_syntax: str) -> tuple[int | None, str | None]:
+    """Where the Pixel Data element starts in the file (Orthanc's PixelDataOffset) and its VR.
+
+    ``dcmread(stop_before_pixels=True)`` leaves the stream on the Pixel Data element header.
+    """
+    header = data[position : position + 6]
+    if len(header) < 4:
+        return None, None
+    if header[:4] not in (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10"):
+        return None, None
+    if transfer_syntax == IMPLICIT_VR_LITTLE_ENDIAN:
+        return position, "OW"
+    vr = header[4:6].decode("ascii", "replace")
+    return position, vr if vr in ("OB", "OW") else None
+
+
+__all__ = ["ParsedInstance", "parse_instance", "read_dataset", "MAIN_TAGS_SIGNATURE", "TAG_PIXEL_DATA"]

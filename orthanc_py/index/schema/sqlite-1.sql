@@ -1,0 +1,61 @@
+-- orthanc_py index, schema version 1 (SQLite).
+CREATE TABLE resources (
+  internal_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  level INTEGER NOT NULL,
+  public_id TEXT NOT NULL UNIQUE,
+  parent_id INTEGER REFERENCES resources(internal_id) ON DELETE CASCADE
+);
+CREATE INDEX resources_parent ON resources(parent_id);
+CREATE INDEX resources_level ON resources(level, internal_id);
+
+CREATE TABLE main_dicom_tags (
+  internal_id INTEGER NOT NULL REFERENCES resources(internal_id) ON DELETE CASCADE,
+  tag INTEGER NOT NULL,
+  value TEXT NOT NULL,
+  normalized TEXT NOT NULL,
+  PRIMARY KEY (internal_id, tag)
+);
+CREATE INDEX main_dicom_tags_value ON main_dicom_tags(tag, value);
+CREATE INDEX main_dicom_tags_normalized ON main_dicom_tags(tag, normalized);
+
+CREATE TABLE metadata (
+  internal_id INTEGER NOT NULL REFERENCES resources(internal_id) ON DELETE CASCADE,
+  type INTEGER NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (internal_id, type)
+);
+
+CREATE TABLE attached_files (
+  internal_id INTEGER NOT NULL REFERENCES resources(internal_id) ON DELETE CASCADE,
+  content_type INTEGER NOT NULL,
+  uuid TEXT NOT NULL,
+  compressed_size INTEGER NOT NULL,
+  uncompressed_size INTEGER NOT NULL,
+  compression INTEGER NOT NULL,
+  uncompressed_md5 TEXT NOT NULL,
+  compressed_md5 TEXT NOT NULL,
+  revision INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (internal_id, content_type)
+);
+
+CREATE TABLE changes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  change_type INTEGER NOT NULL,
+  internal_id INTEGER NOT NULL REFERENCES resources(internal_id) ON DELETE CASCADE,
+  level INTEGER NOT NULL,
+  date TEXT NOT NULL
+);
+CREATE INDEX changes_resource ON changes(internal_id);
+
+CREATE TABLE protected_patients (
+  internal_id INTEGER PRIMARY KEY REFERENCES resources(internal_id) ON DELETE CASCADE
+);
+
+CREATE TABLE pending_files (
+  uuid TEXT PRIMARY KEY
+);
+
+CREATE TABLE global_properties (
+  property INTEGER PRIMARY KEY,
+  value TEXT NOT NULL
+);

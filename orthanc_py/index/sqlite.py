@@ -1,0 +1,453 @@
+"""The built-in SQLite index (aiosqlite, WAL).
+
+SQLite allows one writer at a time: write transactions share one connection under an asyncio lock
+(``BEGIN IMMEDIATE``), read transactions use a second connection that sees the last committed state.
+WAL with ``synchronous=NORMAL`` keeps every committed transaction across a crash of the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any
+
+import aiosqlite
+
+from ..core.errors import ErrorCode, OrthancError
+from ..core.identifiers import InstanceIdentifiers, ResourceLevel
+from .base import Attachment, Change, CreatedInstance, Deletion, ResourceRow, SizeTotals, TagFilter
+from ..core.matching import normalize_for_search as normalize_value
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+_PROPERTY_SCHEMA_VERSION = 1
+# SQLite caps bound parameters (32766 since 3.32); stay well under it.
+_CHUNK = 900
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+class SQLiteIndex:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    @property
+    def database_version(self) -> int:
+        return SCHEMA_VERSION
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        await conn.execute("PRAGMA foreign_keys=ON")
+        await conn.execute("PRAGMA busy_timeout=30000")
+        await conn.execute("PRAGMA cache_size=-65536")
+        return conn
+
+    async def open(self) -> None:
+        folder = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(folder, exist_ok=True)
+        self._writer = await self._connect()
+        await self._migrate(self._writer)
+        self._reader = await self._connect()
+        await self._reader.execute("PRAGMA query_only=ON")
+
+    async def _migrate(self, conn: aiosqlite.Connection) -> None:
+        async with conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name='global_properties'"
+        ) as cursor:
+            exists = await cursor.fetchone() is not None
+        version = 0
+        if exists:
+            async with conn.execute(
+                "SELECT value FROM global_properties WHERE property=?", (_PROPERTY_SCHEMA_VERSION,)
+            ) as cursor:
+                row = await cursor.fetchone()
+                version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise OrthancError(
+                ErrorCode.IncompatibleDatabaseVersion,
+                f"The index {self.path} has schema version {version}, newer than this orthanc_py ({SCHEMA_VERSION})",
+            )
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            script = resources.files("orthanc_py.index.schema").joinpath(f"sqlite-{step}.sql").read_text()
+            logger.info("Upgrading the SQLite index %s to schema version %d", self.path, step)
+            await conn.executescript(
+                "BEGIN;\n" + script + f"\nINSERT OR REPLACE INTO global_properties VALUES "
+                f"({_PROPERTY_SCHEMA_VERSION}, '{step}');\nCOMMIT;"
+            )
+
+    async def close(self) -> None:
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
+
+    @asynccontextmanager
+    async def transaction(self, *, write: bool = False) -> AsyncIterator[SQLiteTransaction]:
+        if write:
+            assert self._writer is not None
+            async with self._write_lock:
+                conn = self._writer
+                await conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield SQLiteTransaction(conn)
+                except BaseException:
+                    await conn.execute("ROLLBACK")
+                    raise
+                else:
+                    await conn.execute("COMMIT")
+        else:
+            assert self._reader is not None
+            # Reads run in autocommit; a single statement always sees one committed snapshot.
+            yield SQLiteTransaction(self._reader)
+
+
+def _row(r: Sequence[Any]) -> ResourceRow:
+    return ResourceRow(r[0], ResourceLevel(r[1]), r[2], r[3])
+
+
+_RESOURCE_COLUMNS = "internal_id, level, public_id, parent_id"
+
+
+class SQLiteTransaction:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        async with self.conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        async with self.conn.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    # --- resources
+    async def lookup(self, public_id: str) -> ResourceRow | None:
+        r = await self._one(f"SELECT {_RESOURCE_COLUMNS} FROM resources WHERE public_id=?", (public_id,))
+        return _row(r) if r else None
+
+    async def get_resources(self, internal_ids: list[int]) -> list[ResourceRow]:
+        rows: list[ResourceRow] = []
+        for chunk in _chunks(internal_ids):
+            rows.extend(
+                _row(r)
+                for r in await self._all(
+                    f"SELECT {_RESOURCE_COLUMNS} FROM resources WHERE internal_id IN ({_marks(len(chunk))})",
+                    chunk,
+                )
+            )
+        return rows
+
+    async def list_resources(self, level: ResourceLevel, since: int = 0, limit: int = 0) -> list[ResourceRow]:
+        sql = f"SELECT {_RESOURCE_COLUMNS} FROM resources WHERE level=? ORDER BY internal_id"
+        params: list[Any] = [int(level)]
+        if limit or since:
+            sql += " LIMIT ? OFFSET ?"
+            params += [limit if limit else -1, since]
+        return [_row(r) for r in await self._all(sql, params)]
+
+    async def count_resources(self, level: ResourceLevel) -> int:
+        r = await self._one("SELECT COUNT(*) FROM resources WHERE level=?", (int(level),))
+        return int(r[0])
+
+    async def get_children(self, parent_ids: list[int]) -> list[ResourceRow]:
+        rows: list[ResourceRow] = []
+        for chunk in _chunks(parent_ids):
+            rows.extend(
+                _row(r)
+                for r in await self._all(
+                    f"SELECT {_RESOURCE_COLUMNS} FROM resources WHERE parent_id IN ({_marks(len(chunk))}) "
+                    "ORDER BY internal_id",
+                    chunk,
+                )
+            )
+        return rows
+
+    async def _lookup_or_create(
+        self, public_id: str, level: ResourceLevel, parent_id: int | None, created: list[ResourceLevel]
+    ) -> int:
+        r = await self._one("SELECT internal_id FROM resources WHERE public_id=?", (public_id,))
+        if r is not None:
+            return int(r[0])
+        cursor = await self.conn.execute(
+            "INSERT INTO resources (level, public_id, parent_id) VALUES (?, ?, ?)",
+            (int(level), public_id, parent_id),
+        )
+        created.append(level)
+        assert cursor.lastrowid is not None
+        return int(cursor.lastrowid)
+
+    async def create_instance(self, ids: InstanceIdentifiers) -> CreatedInstance:
+        r = await self._one(
+            "SELECT i.internal_id, s.internal_id, st.internal_id, st.parent_id FROM resources i "
+            "JOIN resources s ON s.internal_id = i.parent_id "
+            "JOIN resources st ON st.internal_id = s.parent_id WHERE i.public_id=?",
+            (ids.instance,),
+        )
+        if r is not None:
+            return CreatedInstance(False, r[0], r[1], r[2], r[3])
+        created: list[ResourceLevel] = []
+        patient = await self._lookup_or_create(ids.patient, ResourceLevel.PATIENT, None, created)
+        study = await self._lookup_or_create(ids.study, ResourceLevel.STUDY, patient, created)
+        series = await self._lookup_or_create(ids.series, ResourceLevel.SERIES, study, created)
+        instance = await self._lookup_or_create(ids.instance, ResourceLevel.INSTANCE, series, created)
+        return CreatedInstance(True, instance, series, study, patient, created)
+
+    async def delete_resource(self, internal_id: int) -> Deletion:
+        target = await self.get_resources([internal_id])
+        if not target:
+            raise OrthancError(ErrorCode.UnknownResource)
+        # Every descendant, level by level (at most three queries).
+        deleted = list(target)
+        frontier = [internal_id]
+        while frontier:
+            children = await self.get_children(frontier)
+            deleted.extend(children)
+            frontier = [c.internal_id for c in children]
+        attachments = [a for rows in (await self.get_attachments([d.internal_id for d in deleted])).values() for a in rows]
+        await self.conn.execute("DELETE FROM resources WHERE internal_id=?", (internal_id,))
+        # Orthanc removes the ancestors left without children.
+        remaining: ResourceRow | None = None
+        parent_id = target[0].parent_id
+        while parent_id is not None:
+            parent = (await self.get_resources([parent_id]))[0]
+            r = await self._one("SELECT 1 FROM resources WHERE parent_id=? LIMIT 1", (parent_id,))
+            if r is not None:
+                remaining = parent
+                break
+            attachments.extend(a for rows in (await self.get_attachments([parent_id])).values() for a in rows)
+            await self.conn.execute("DELETE FROM resources WHERE internal_id=?", (parent_id,))
+            deleted.append(parent)
+            parent_id = parent.parent_id
+        return Deletion(attachments, deleted, remaining)
+
+    async def lookup_identifier(self, level: ResourceLevel, tag: int, value: str) -> list[ResourceRow]:
+        rows = await self._all(
+            "SELECT r.internal_id, r.level, r.public_id, r.parent_id FROM main_dicom_tags t "
+            "JOIN resources r ON r.internal_id = t.internal_id "
+            "WHERE t.tag=? AND t.value=? AND r.level=? ORDER BY r.internal_id",
+            (tag, value, int(level)),
+        )
+        return [_row(r) for r in rows]
+
+    async def find(
+        self, level: ResourceLevel, filters: list[TagFilter], since: int = 0, limit: int = 0
+    ) -> list[ResourceRow]:
+        # Join the ancestors that hold constrained tags: a<k> is the ancestor at level k.
+        joins: list[str] = []
+        alias = {int(level): "r"}
+        for k in range(int(level) - 1, -1, -1):
+            if any(f.level <= k for f in filters):
+                alias[k] = f"a{k}"
+                joins.append(f"JOIN resources a{k} ON a{k}.internal_id = {alias[k + 1]}.parent_id")
+            else:
+                break
+        where = ["r.level = ?"]
+        params: list[Any] = [int(level)]
+        for f in filters:
+            holder = alias[int(f.level)]
+            predicate, args = _predicate(f)
+            where.append(
+                f"EXISTS (SELECT 1 FROM main_dicom_tags t WHERE t.internal_id = {holder}.internal_id "
+                f"AND t.tag = ? AND {predicate})"
+            )
+            params.append(f.tag)
+            params.extend(args)
+        sql = (
+            f"SELECT r.internal_id, r.level, r.public_id, r.parent_id FROM resources r {' '.join(joins)} "
+            f"WHERE {' AND '.join(where)} ORDER BY r.internal_id"
+        )
+        if limit or since:
+            sql += " LIMIT ? OFFSET ?"
+            params += [limit if limit else -1, since]
+        return [_row(r) for r in await self._all(sql, params)]
+
+    # --- main DICOM tags
+    async def set_main_tags(self, rows: list[tuple[int, int, str]]) -> None:
+        await self.conn.executemany(
+            "INSERT INTO main_dicom_tags (internal_id, tag, value, normalized) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (internal_id, tag) DO UPDATE SET value=excluded.value, normalized=excluded.normalized",
+            [(i, t, v, normalize_value(v)) for i, t, v in rows],
+        )
+
+    async def get_main_tags(self, internal_ids: list[int]) -> dict[int, dict[int, str]]:
+        result: dict[int, dict[int, str]] = {i: {} for i in internal_ids}
+        for chunk in _chunks(internal_ids):
+            for i, tag, value in await self._all(
+                f"SELECT internal_id, tag, value FROM main_dicom_tags WHERE internal_id IN ({_marks(len(chunk))})",
+                chunk,
+            ):
+                result[i][tag] = value
+        return result
+
+    # --- metadata
+    async def set_metadata(self, rows: list[tuple[int, int, str]]) -> None:
+        await self.conn.executemany(
+            "INSERT INTO metadata (internal_id, type, value) VALUES (?, ?, ?) "
+            "ON CONFLICT (internal_id, type) DO UPDATE SET value=excluded.value",
+            rows,
+        )
+
+    async def delete_metadata(self, internal_id: int, metadata_type: int) -> bool:
+        cursor = await self.conn.execute(
+            "DELETE FROM metadata WHERE internal_id=? AND type=?", (internal_id, metadata_type)
+        )
+        return cursor.rowcount > 0
+
+    async def get_metadata(
+        self, internal_ids: list[int], types: list[int] | None = None
+    ) -> dict[int, dict[int, str]]:
+        result: dict[int, dict[int, str]] = {i: {} for i in internal_ids}
+        type_clause = f" AND type IN ({','.join(str(int(t)) for t in types)})" if types else ""
+        for chunk in _chunks(internal_ids):
+            for i, t, value in await self._all(
+                f"SELECT internal_id, type, value FROM metadata WHERE internal_id IN ({_marks(len(chunk))})"
+                + type_clause,
+                chunk,
+            ):
+                result[i][t] = value
+        return result
+
+    # --- attachments
+    async def add_attachment(self, internal_id: int, a: Attachment) -> None:
+        await self.conn.execute(
+            "INSERT INTO attached_files (internal_id, content_type, uuid, compressed_size, uncompressed_size, "
+            "compression, uncompressed_md5, compressed_md5, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                internal_id,
+                a.content_type,
+                a.uuid,
+                a.compressed_size,
+                a.uncompressed_size,
+                a.compression,
+                a.uncompressed_md5,
+                a.compressed_md5,
+                a.revision,
+            ),
+        )
+
+    async def get_attachments(self, internal_ids: list[int]) -> dict[int, list[Attachment]]:
+        result: dict[int, list[Attachment]] = {i: [] for i in internal_ids}
+        for chunk in _chunks(internal_ids):
+            for r in await self._all(
+                "SELECT internal_id, content_type, uuid, compressed_size, uncompressed_size, compression, "
+                "uncompressed_md5, compressed_md5, revision FROM attached_files "
+                f"WHERE internal_id IN ({_marks(len(chunk))}) ORDER BY content_type",
+                chunk,
+            ):
+                result[r[0]].append(Attachment(*r[1:]))
+        return result
+
+    async def size_totals(self, internal_ids: list[int] | None) -> SizeTotals:
+        select = (
+            "SELECT COALESCE(SUM(compressed_size),0), COALESCE(SUM(uncompressed_size),0), "
+            "COALESCE(SUM(CASE WHEN content_type=1 THEN compressed_size ELSE 0 END),0), "
+            "COALESCE(SUM(CASE WHEN content_type=1 THEN uncompressed_size ELSE 0 END),0) FROM attached_files"
+        )
+        if internal_ids is None:
+            r = await self._one(select)
+            return SizeTotals(*(int(x) for x in r))
+        totals = [0, 0, 0, 0]
+        for chunk in _chunks(internal_ids):
+            r = await self._one(select + f" WHERE internal_id IN ({_marks(len(chunk))})", chunk)
+            totals = [a + int(b) for a, b in zip(totals, r, strict=True)]
+        return SizeTotals(*totals)
+
+    # --- change log
+    async def log_changes(self, rows: list[tuple[int, int, ResourceLevel, str]]) -> None:
+        await self.conn.executemany(
+            "INSERT INTO changes (change_type, internal_id, level, date) VALUES (?, ?, ?, ?)",
+            [(c, i, int(lvl), d) for c, i, lvl, d in rows],
+        )
+
+    _CHANGE_SELECT = (
+        "SELECT c.seq, c.change_type, c.level, r.public_id, c.date FROM changes c "
+        "JOIN resources r ON r.internal_id = c.internal_id"
+    )
+
+    async def get_changes(self, since: int, limit: int) -> tuple[list[Change], bool, int]:
+        rows = await self._all(
+            self._CHANGE_SELECT + " WHERE c.seq > ? ORDER BY c.seq LIMIT ?", (since, limit + 1)
+        )
+        done = len(rows) <= limit
+        changes = [Change(r[0], r[1], ResourceLevel(r[2]), r[3], r[4]) for r in rows[:limit]]
+        last = changes[-1].seq if changes else since
+        return changes, done, last
+
+    async def get_last_change(self) -> Change | None:
+        r = await self._one(self._CHANGE_SELECT + " ORDER BY c.seq DESC LIMIT 1")
+        return Change(r[0], r[1], ResourceLevel(r[2]), r[3], r[4]) if r else None
+
+    async def get_last_change_seq(self) -> int:
+        r = await self._one("SELECT COALESCE(MAX(seq), 0) FROM changes")
+        return int(r[0])
+
+    async def clear_changes(self) -> None:
+        await self.conn.execute("DELETE FROM changes")
+
+    # --- protection
+    async def is_protected(self, patient_id: int) -> bool:
+        return await self._one("SELECT 1 FROM protected_patients WHERE internal_id=?", (patient_id,)) is not None
+
+    async def set_protected(self, patient_id: int, protected: bool) -> None:
+        if protected:
+            await self.conn.execute(
+                "INSERT INTO protected_patients (internal_id) VALUES (?) ON CONFLICT DO NOTHING", (patient_id,)
+            )
+        else:
+            await self.conn.execute("DELETE FROM protected_patients WHERE internal_id=?", (patient_id,))
+
+    # --- pending files
+    async def add_pending_files(self, uuids: list[str]) -> None:
+        await self.conn.executemany("INSERT INTO pending_files (uuid) VALUES (?)", [(u,) for u in uuids])
+
+    async def remove_pending_files(self, uuids: list[str]) -> None:
+        await self.conn.executemany("DELETE FROM pending_files WHERE uuid=?", [(u,) for u in uuids])
+
+    async def list_pending_files(self) -> list[str]:
+        return [r[0] for r in await self._all("SELECT uuid FROM pending_files")]
+
+    # --- global properties
+    async def get_global_property(self, key: int) -> str | None:
+        r = await self._one("SELECT value FROM global_properties WHERE property=?", (key,))
+        return str(r[0]) if r else None
+
+    async def set_global_property(self, key: int, value: str) -> None:
+        await self.conn.execute(
+            "INSERT INTO global_properties (property, value) VALUES (?, ?) "
+            "ON CONFLICT (property) DO UPDATE SET value=excluded.value",
+            (key, value),
+        )
+
+
+def _predicate(f: TagFilter) -> tuple[str, tuple[str, ...]]:
+    column = "t.normalized" if f.column == "normalized" else "t.value"
+    if f.operator == "=":
+        return f"{column} = ?", f.arguments
+    if f.operator == "IN":
+        return f"{column} IN ({_marks(len(f.arguments))})", f.arguments
+    if f.operator == "LIKE":
+        # GLOB-free, portable LIKE; SQLite's LIKE is case-insensitive for ASCII unless told otherwise,
+        # which only loosens the prefilter (the core re-checks every candidate).
+        return f"{column} LIKE ? ESCAPE '\\'", f.arguments
+    if f.operator == "BETWEEN":
+        return f"{column} BETWEEN ? AND ?", f.arguments
+    if f.operator in ("<=", ">="):
+        return f"{column} {f.operator} ?", f.arguments
+    raise ValueError(f.operator)

@@ -1,0 +1,112 @@
+"""``/tools/find`` and ``/tools/lookup`` (Orthanc's OrthancRestResources.cpp, the search part)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..core.dicom_tags import TAG_PATIENT_ID, TAG_SERIES_INSTANCE_UID, TAG_SOP_INSTANCE_UID, TAG_STUDY_INSTANCE_UID, parse_tag
+from ..core.errors import ErrorCode, OrthancError
+from ..core.identifiers import ResourceLevel
+from ..core.query import FindQuery, find_resources
+from .context_access import context_of
+from .resource_json import TagFormat, expand_resources
+from .responses import OrthancJSONResponse
+
+
+async def json_body(request: Request) -> Any:
+    body = await request.body()
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise OrthancError(ErrorCode.BadFileFormat, "The request body is not valid JSON", http_status=400) from e
+
+
+def _bool(body: dict[str, Any], key: str, default: bool) -> bool:
+    value = body.get(key, default)
+    if not isinstance(value, bool):
+        raise OrthancError(ErrorCode.BadFileFormat, f"Field \"{key}\" must be a Boolean", http_status=400)
+    return value
+
+
+def _unsigned(body: dict[str, Any], key: str) -> int:
+    value = body.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise OrthancError(ErrorCode.BadFileFormat, f"Field \"{key}\" must be a positive integer", http_status=400)
+    return value
+
+
+def _tag(name: str) -> int:
+    tag = parse_tag(name)
+    if tag is None:
+        raise OrthancError(ErrorCode.UnknownDicomTag, f"Unknown DICOM tag: \"{name}\"", http_status=400)
+    return tag
+
+
+async def tools_find(request: Request) -> Response:
+    context = context_of(request)
+    body = await json_body(request)
+    if not isinstance(body, dict) or not isinstance(body.get("Level"), str) or not isinstance(body.get("Query"), dict):
+        raise OrthancError(
+            ErrorCode.BadRequest,
+            "The body must contain a JSON object with fields \"Level\" (string) and \"Query\" (object)",
+        )
+    try:
+        level = ResourceLevel.parse(body["Level"])
+    except ValueError as e:
+        raise OrthancError(ErrorCode.ParameterOutOfRange, f"Unknown resource level: {body['Level']}") from e
+    constraints: dict[int, str] = {}
+    for key, value in body["Query"].items():
+        if not isinstance(value, str):
+            raise OrthancError(ErrorCode.BadRequest, f"Tag \"{key}\" must be associated with a string")
+        constraints[_tag(key)] = value
+    requested = body.get("RequestedTags")
+    requested_tags: list[int] | None = None
+    if requested is not None:
+        if not isinstance(requested, list) or not all(isinstance(t, str) for t in requested):
+            raise OrthancError(ErrorCode.BadRequest, "Field \"RequestedTags\" must be a list of strings")
+        requested_tags = [_tag(t) for t in requested]
+    query = FindQuery(
+        level=level,
+        constraints=constraints,
+        case_sensitive=_bool(body, "CaseSensitive", False),
+        since=_unsigned(body, "Since"),
+        limit=_unsigned(body, "Limit"),
+    )
+    fmt = TagFormat("full" if _bool(body, "Full", False) else "short" if _bool(body, "Short", False) else "simplify")
+    async with context.index.transaction() as tx:
+        rows = await find_resources(context, tx, query)
+        if not _bool(body, "Expand", False):
+            return OrthancJSONResponse([r.public_id for r in rows])
+        answers = await expand_resources(context, tx, rows, fmt, requested_tags)
+    return OrthancJSONResponse(answers)
+
+
+_IDENTIFIERS = (
+    (ResourceLevel.PATIENT, TAG_PATIENT_ID),
+    (ResourceLevel.STUDY, TAG_STUDY_INSTANCE_UID),
+    (ResourceLevel.SERIES, TAG_SERIES_INSTANCE_UID),
+    (ResourceLevel.INSTANCE, TAG_SOP_INSTANCE_UID),
+)
+
+
+async def tools_lookup(request: Request) -> Response:
+    """Which resources have this PatientID, StudyInstanceUID, SeriesInstanceUID or SOPInstanceUID."""
+    context = context_of(request)
+    value = (await request.body()).decode("utf-8", "replace").strip()
+    answers = []
+    async with context.index.transaction() as tx:
+        for level, tag in _IDENTIFIERS:
+            for row in await tx.lookup_identifier(level, tag, value):
+                answers.append({"ID": row.public_id, "Path": f"/{level.plural}/{row.public_id}", "Type": level.title})
+    return OrthancJSONResponse(answers)
+
+
+routes = [
+    Route("/tools/find", tools_find, methods=["POST"]),
+    Route("/tools/lookup", tools_lookup, methods=["POST"]),
+]
