@@ -93,9 +93,16 @@ def format_path(concrete: tuple[PathKey, ...]) -> str:
     return out
 
 
+HEADER_PREFIX = "header:"
+
+
 class RuleSet:
+    """The rules of one step. A rule whose path is ``header:NAME`` applies to a response header."""
+
     def __init__(self, rules: list[Rule]) -> None:
-        self.rules = [(rule, parse_path(rule.path)) for rule in rules]
+        self.rules = [(rule, parse_path(rule.path)) for rule in rules if not rule.path.startswith(HEADER_PREFIX)]
+        self.header_rules = {rule.path[len(HEADER_PREFIX):].strip().lower(): rule
+                             for rule in rules if rule.path.startswith(HEADER_PREFIX)}
         self.used: set[Rule] = set()
 
     def find(self, concrete: tuple[PathKey, ...], kinds: tuple[str, ...]) -> Rule | None:
@@ -104,6 +111,12 @@ class RuleSet:
                 self.used.add(rule)
                 return rule
         return None
+
+    def find_header(self, name: str) -> Rule | None:
+        rule = self.header_rules.get(name)
+        if rule is not None:
+            self.used.add(rule)
+        return rule
 
 
 # --------------------------------------------------------------------------- JSON values
@@ -210,6 +223,11 @@ def compare_response(
     got_headers = response_headers(headers)
     for name in sorted(set(expected["headers"]) | set(got_headers)):
         exp_value, got_value = expected["headers"].get(name), got_headers.get(name)
+        header_rule = rules.find_header(name)
+        if header_rule is not None and exp_value is not None and got_value is not None:
+            if header_rule.kind == "shape" and not shape_matches(header_rule.pattern or "", got_value):
+                add(f"header {name}", f"/{header_rule.pattern}/", got_value, "shape rule")
+            continue
         if name == "content-type":
             if media_type(exp_value) != media_type(got_value):
                 add("header Content-Type", exp_value, got_value, "media type")

@@ -41,8 +41,10 @@ BASE_CONFIG: dict[str, Any] = {
     "Plugins": [],
 }
 
-# Bodies up to this size are stored verbatim (text or base64) in addition to their SHA-1.
-INLINE_BODY_LIMIT = 4096
+# Response bodies up to these sizes are stored verbatim in addition to their SHA-1: printable UTF-8
+# text (e.g. the conformance statement) and any other bytes (base64).
+INLINE_TEXT_LIMIT = 65536
+INLINE_BINARY_LIMIT = 4096
 
 
 # --------------------------------------------------------------------------- comparison rules
@@ -55,7 +57,8 @@ class Rule:
     ``path`` addresses fields of a JSON body: ``LastUpdate``, ``Changes[*].Date``,
     ``[*].MainDicomTags.InstanceCreationTime``, ``*.Uuid`` (any key), ``[2]`` (one index),
     ``**.LastUpdate`` (at any depth). ``$`` is the whole body, which is also how a text body is
-    addressed.
+    addressed. ``header:Content-Disposition`` addresses a response header (present in both answers,
+    value not compared, or matched against ``pattern``).
 
     kinds:
     * ``volatile``: the value is not compared, but the field must be present in both answers;
@@ -227,15 +230,16 @@ def media_type(content_type: str | None) -> str | None:
 
 
 def _inline_bytes(data: bytes, force: bool = False) -> dict[str, Any]:
-    if not force and len(data) > INLINE_BODY_LIMIT:
-        return {}
-    try:
-        text = data.decode("utf-8")
-        if all(ch.isprintable() or ch in "\r\n\t" for ch in text):
-            return {"text": text}
-    except UnicodeDecodeError:
-        pass
-    return {"base64": base64.b64encode(data).decode("ascii")}
+    if force or len(data) <= INLINE_TEXT_LIMIT:
+        try:
+            text = data.decode("utf-8")
+            if all(ch.isprintable() or ch in "\r\n\t" for ch in text):
+                return {"text": text}
+        except UnicodeDecodeError:
+            pass
+    if force or len(data) <= INLINE_BINARY_LIMIT:
+        return {"base64": base64.b64encode(data).decode("ascii")}
+    return {}
 
 
 def _bytes_from_inline(data: dict[str, Any]) -> bytes:

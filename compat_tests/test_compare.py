@@ -294,3 +294,23 @@ def test_shape_rule_on_numbers_and_bools():
 def test_bool_is_not_a_number():
     assert diff_json({"A": True}, {"A": 1}, RuleSet([])) != []
     assert diff_json([1], [1.0], RuleSet([])) == []
+
+
+def test_header_shape_rule():
+    fixture = load_fixture(fixture_paths(["instance-attachments"])[0])
+    step = _last_step_index(fixture, "/attachments/dicom/data")
+
+    def other_uuid(response):
+        response["headers"]["content-disposition"] = 'filename="00000000-0000-4000-8000-000000000000"'
+
+    assert _replay_with(fixture, step, other_uuid) == []
+
+    def not_a_uuid(response):
+        response["headers"]["content-disposition"] = 'filename="dicom.dcm"'
+
+    assert [d.where for d in _replay_with(fixture, step, not_a_uuid)] == ["header content-disposition"]
+
+    def missing(response):
+        del response["headers"]["content-disposition"]
+
+    assert [d.where for d in _replay_with(fixture, step, missing)] == ["header content-disposition"]

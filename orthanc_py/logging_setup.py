@@ -64,6 +64,12 @@ def _letter(levelno: int) -> str:
     return "T"  # DEBUG and TRACE: Orthanc has a single level below INFO
 
 
+def _thread(name: str | None) -> str:
+    """The thread name without spaces ("Thread-2 (worker)" -> "Thread-2(worker)"): log parsers split
+    Orthanc's lines on whitespace, and Orthanc's thread names have none."""
+    return "".join((name or "?").split())
+
+
 class OrthancFormatter(logging.Formatter):
     """``Lmmdd hh:mm:ss.uuuuuu thread file:line] message``, Orthanc's line format."""
 
@@ -71,7 +77,7 @@ class OrthancFormatter(logging.Formatter):
         moment = datetime.datetime.fromtimestamp(record.created)
         header = (
             f"{_letter(record.levelno)}{moment:%m%d %H:%M:%S}.{moment.microsecond:06d} "
-            f"{record.threadName} {record.filename}:{record.lineno}] "
+            f"{_thread(record.threadName)} {record.filename}:{record.lineno}] "
         )
         message = record.getMessage()
         if record.exc_info:

@@ -168,8 +168,9 @@ class ServerContext:
             await tx.set_metadata(metadata)
             await tx.add_attachment(created.instance_id, attachment)
             await tx.remove_pending_files([attachment.uuid])
-            order = [lvl for lvl in (ResourceLevel.PATIENT, ResourceLevel.STUDY, ResourceLevel.SERIES) if lvl in created.created]
-            order.append(ResourceLevel.INSTANCE)
+            # Orthanc logs the instance first, then the new parents from the bottom up.
+            order = [ResourceLevel.INSTANCE]
+            order += [lvl for lvl in (ResourceLevel.SERIES, ResourceLevel.STUDY, ResourceLevel.PATIENT) if lvl in created.created]
             events = [ChangeEvent(_NEW_CHANGE[lvl], lvl, ids.public_id(lvl), now) for lvl in order]
             await tx.log_changes([(int(e.change_type), internal[e.level], e.level, now) for e in events])
         return events
@@ -181,14 +182,13 @@ class ServerContext:
             MetadataType.RECEPTION_DATE: now,
             MetadataType.ORIGIN: origin.origin,
             MetadataType.REMOTE_IP: origin.remote_ip,
-            MetadataType.REMOTE_AET: origin.remote_aet,
+            MetadataType.REMOTE_AET: origin.remote_aet or "",
             MetadataType.CALLED_AET: origin.called_aet,
-            MetadataType.HTTP_USERNAME: origin.http_username,
+            MetadataType.HTTP_USERNAME: origin.http_username or "",
             MetadataType.TRANSFER_SYNTAX: parsed.transfer_syntax,
             MetadataType.SOP_CLASS_UID: parsed.sop_class_uid or None,
             MetadataType.INDEX_IN_SERIES: _index_in_series(parsed),
             MetadataType.PIXEL_DATA_OFFSET: None if parsed.pixel_data_offset is None else str(parsed.pixel_data_offset),
-            MetadataType.PIXEL_DATA_VR: parsed.pixel_data_vr,
         }
         return [(instance_id, int(t), v) for t, v in values.items() if v is not None]
 

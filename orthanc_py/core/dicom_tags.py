@@ -282,6 +282,7 @@ def dataset_to_json(
     *,
     max_string_length: int = MAX_STRING_LENGTH,
     skip: Iterable[int] = (),
+    skip_binary: bool = False,
 ) -> dict[str, Any]:
     """Orthanc's ``/tags`` answer for a dataset: ``shape`` is ``full``, ``short`` or ``simplify``."""
     skipped = set(skip)
@@ -297,16 +298,17 @@ def dataset_to_json(
             if creator:
                 creators[(group, elem_no)] = creator
         vr = text.vr_of(tag, element)
+        if skip_binary and vr in _BINARY_VRS:
+            continue
         kind, value = _typed_value(dataset, text, tag, element, vr, shape, max_string_length)
         if shape == "full":
             private_creator = None
             if group % 2 == 1 and elem_no > 0x00FF:
                 private_creator = creators.get((group, elem_no >> 8))
-            answer[format_tag(tag)] = {
-                "Name": tag_name(tag, private_creator),
-                "Type": kind,
-                "Value": value,
-            }
+            entry: dict[str, Any] = {"Name": tag_name(tag, private_creator), "Type": kind, "Value": value}
+            if private_creator is not None:
+                entry["PrivateCreator"] = private_creator
+            answer[format_tag(tag)] = entry
         elif shape == "short":
             answer[format_tag(tag)] = value
         else:

@@ -48,6 +48,7 @@ class FindQuery:
     case_sensitive: bool = False
     since: int = 0
     limit: int = 0
+    order_by: list[tuple[int, bool]] = field(default_factory=list)  # (tag, ascending)
 
 
 @dataclass
@@ -91,7 +92,7 @@ def _plan(query: FindQuery) -> _Plan:
 
 async def find_resources(context: ServerContext, tx: Transaction, query: FindQuery) -> list[ResourceRow]:
     plan = _plan(query)
-    if plan.exact:
+    if plan.exact and not query.order_by:
         return await tx.find(query.level, plan.filters, query.since, query.limit)
     rows = await tx.find(query.level, plan.filters)
     if plan.indexed:
@@ -100,6 +101,8 @@ async def find_resources(context: ServerContext, tx: Transaction, query: FindQue
         rows = await _check_modalities(tx, rows, plan.modalities_in_study)
     if plan.from_file:
         rows = await _check_files(context, tx, rows, plan.from_file, query)
+    if query.order_by:
+        rows = await _sort(tx, rows, query.order_by)
     end = query.since + query.limit if query.limit else None
     return rows[query.since : end]
 
@@ -133,6 +136,20 @@ async def _check_indexed(
         ):
             kept.append(row)
     return kept
+
+
+async def _sort(tx: Transaction, rows: list[ResourceRow], order_by: list[tuple[int, bool]]) -> list[ResourceRow]:
+    """Stable sorts, last key first, on the main tag held by the row or its ancestor."""
+    if not rows:
+        return rows
+    for tag, ascending in reversed(order_by):
+        tag_level = _LEVEL_OF_TAG.get(tag, rows[0].level)
+        holder = await _ancestors(tx, rows, min(tag_level, rows[0].level))
+        tags = await tx.get_main_tags(sorted(set(holder.values())))
+        rows = sorted(
+            rows, key=lambda r: tags.get(holder.get(r.internal_id, -1), {}).get(tag, ""), reverse=not ascending
+        )
+    return rows
 
 
 async def _check_modalities(tx: Transaction, rows: list[ResourceRow], constraint: TagConstraint) -> list[ResourceRow]:

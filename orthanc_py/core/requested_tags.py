@@ -100,7 +100,10 @@ async def requested_tag_values(
     if computed:
         await _computed(tx, level, ids, computed, values)
 
-    others = [t for t in wanted if t not in _MAIN_LEVEL and t not in COMPUTED_TAGS]
+    # Tags of lower levels, and any other tag, are read from one instance, as Orthanc does.
+    others = [
+        t for t in wanted if t not in COMPUTED_TAGS and (t not in _MAIN_LEVEL or _MAIN_LEVEL[t] > level)
+    ]
     if others:
         await _from_files(context, tx, level, ids, others, values)
     return values

@@ -155,7 +155,7 @@ class SQLiteTransaction:
         return rows
 
     async def list_resources(self, level: ResourceLevel, since: int = 0, limit: int = 0) -> list[ResourceRow]:
-        sql = f"SELECT {_RESOURCE_COLUMNS} FROM resources WHERE level=? ORDER BY internal_id"
+        sql = f"SELECT {_RESOURCE_COLUMNS} FROM resources WHERE level=? ORDER BY public_id"
         params: list[Any] = [int(level)]
         if limit or since:
             sql += " LIMIT ? OFFSET ?"
@@ -173,7 +173,7 @@ class SQLiteTransaction:
                 _row(r)
                 for r in await self._all(
                     f"SELECT {_RESOURCE_COLUMNS} FROM resources WHERE parent_id IN ({_marks(len(chunk))}) "
-                    "ORDER BY internal_id",
+                    "ORDER BY public_id",
                     chunk,
                 )
             )
@@ -241,7 +241,7 @@ class SQLiteTransaction:
         rows = await self._all(
             "SELECT r.internal_id, r.level, r.public_id, r.parent_id FROM main_dicom_tags t "
             "JOIN resources r ON r.internal_id = t.internal_id "
-            "WHERE t.tag=? AND t.value=? AND r.level=? ORDER BY r.internal_id",
+            "WHERE t.tag=? AND t.value=? AND r.level=? ORDER BY r.public_id",
             (tag, value, int(level)),
         )
         return [_row(r) for r in rows]
@@ -271,7 +271,7 @@ class SQLiteTransaction:
             params.extend(args)
         sql = (
             f"SELECT r.internal_id, r.level, r.public_id, r.parent_id FROM resources r {' '.join(joins)} "
-            f"WHERE {' AND '.join(where)} ORDER BY r.internal_id"
+            f"WHERE {' AND '.join(where)} ORDER BY r.public_id"
         )
         if limit or since:
             sql += " LIMIT ? OFFSET ?"
@@ -386,6 +386,8 @@ class SQLiteTransaction:
             self._CHANGE_SELECT + " WHERE c.seq > ? ORDER BY c.seq LIMIT ?", (since, limit + 1)
         )
         done = len(rows) <= limit
+        if limit == 0:
+            done = not rows
         changes = [Change(r[0], r[1], ResourceLevel(r[2]), r[3], r[4]) for r in rows[:limit]]
         last = changes[-1].seq if changes else since
         return changes, done, last
@@ -395,8 +397,9 @@ class SQLiteTransaction:
         return Change(r[0], r[1], ResourceLevel(r[2]), r[3], r[4]) if r else None
 
     async def get_last_change_seq(self) -> int:
-        r = await self._one("SELECT COALESCE(MAX(seq), 0) FROM changes")
-        return int(r[0])
+        # The last number handed out, even if its change was cleared or cascaded away.
+        r = await self._one("SELECT seq FROM sqlite_sequence WHERE name='changes'")
+        return int(r[0]) if r else 0
 
     async def clear_changes(self) -> None:
         await self.conn.execute("DELETE FROM changes")

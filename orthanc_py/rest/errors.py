@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..core.errors import ERROR_DESCRIPTIONS, ErrorCode, OrthancError
-from .responses import OrthancJSONResponse
+from .responses import dump_json
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +51,17 @@ async def orthanc_error_handler(request: Request, exc: Exception) -> Response:
         logger.error("%s %s: %s", request.method, request.url.path, exc.details or exc.message)
     else:
         logger.info("%s %s: %s", request.method, request.url.path, exc.details or exc.message)
-    return OrthancJSONResponse(
-        error_body(request, exc.code, exc.http_status, exc.message, exc.details), status_code=exc.http_status
+    return error_response(request, exc.code, exc.http_status, exc.message, exc.details)
+
+
+def error_response(
+    request: Request, code: ErrorCode, http_status: int, message: str, details: str | None
+) -> Response:
+    # Orthanc sends its JSON error body with a text/plain content type; clients rely on the body only.
+    return Response(
+        dump_json(error_body(request, code, http_status, message, details)),
+        status_code=http_status,
+        media_type="text/plain",
     )
 
 
@@ -60,18 +69,17 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
-        # Orthanc answers a wrong method with an empty body and the allowed methods.
-        return Response(status_code=405, headers=headers)
+        # Orthanc answers a wrong method with an empty body and the allowed methods, GET first.
+        allow = next((v for k, v in headers.items() if k.lower() == "allow"), "")
+        allowed = [m.strip() for m in allow.split(",") if m.strip() and m.strip() != "HEAD"]
+        order = ["GET", "POST", "DELETE", "PUT"]
+        allowed.sort(key=lambda m: order.index(m) if m in order else len(order))
+        return Response(status_code=405, headers={"Allow": ",".join(allowed)})
     if exc.status_code == 404:
-        return OrthancJSONResponse(
-            error_body(request, ErrorCode.UnknownResource, 404, "Unknown resource", None),
-            status_code=404,
-        )
+        return error_response(request, ErrorCode.UnknownResource, 404, "Unknown resource", None)
     return Response(status_code=exc.status_code, headers=headers)
 
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
     logger.exception("Internal error on %s %s", request.method, request.url.path)
-    return OrthancJSONResponse(
-        error_body(request, ErrorCode.InternalError, 500, "Internal error", str(exc) or None), status_code=500
-    )
+    return error_response(request, ErrorCode.InternalError, 500, "Internal error", str(exc) or None)

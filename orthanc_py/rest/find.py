@@ -18,12 +18,16 @@ from .resource_json import TagFormat, expand_resources
 from .responses import OrthancJSONResponse
 
 
-async def json_body(request: Request) -> Any:
+async def json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object, or Orthanc's "The body must contain a JSON object" (400)."""
     body = await request.body()
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as e:
-        raise OrthancError(ErrorCode.BadFileFormat, "The request body is not valid JSON", http_status=400) from e
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise OrthancError(ErrorCode.BadRequest, "The body must contain a JSON object")
+    return value
 
 
 def _bool(body: dict[str, Any], key: str, default: bool) -> bool:
@@ -36,29 +40,47 @@ def _bool(body: dict[str, Any], key: str, default: bool) -> bool:
 def _unsigned(body: dict[str, Any], key: str) -> int:
     value = body.get(key, 0)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise OrthancError(ErrorCode.BadFileFormat, f"Field \"{key}\" must be a positive integer", http_status=400)
+        raise OrthancError(ErrorCode.ParameterOutOfRange, f"Field \"{key}\" must be a positive integer")
     return value
 
 
 def _tag(name: str) -> int:
     tag = parse_tag(name)
     if tag is None:
-        raise OrthancError(ErrorCode.UnknownDicomTag, f"Unknown DICOM tag: \"{name}\"", http_status=400)
+        # Orthanc answers 500 here; an unknown tag name is the client's mistake, so 400.
+        raise OrthancError(ErrorCode.UnknownDicomTag, name, http_status=400)
     return tag
+
+
+def _order_by(body: dict[str, Any]) -> list[tuple[int, bool]]:
+    """``OrderBy``: ``[{"Type": "DicomTag", "Key": "StudyDate", "Direction": "ASC"|"DESC"}, …]``."""
+    value = body.get("OrderBy", [])
+    if not isinstance(value, list):
+        raise OrthancError(ErrorCode.BadRequest, 'Field "OrderBy" must be a list')
+    order: list[tuple[int, bool]] = []
+    for item in value:
+        if (
+            not isinstance(item, dict)
+            or item.get("Type") != "DicomTag"
+            or not isinstance(item.get("Key"), str)
+            or item.get("Direction", "ASC") not in ("ASC", "DESC")
+        ):
+            raise OrthancError(ErrorCode.BadRequest, f"Unsupported OrderBy entry: {orjson.dumps(item).decode()}")
+        order.append((_tag(item["Key"]), item.get("Direction", "ASC") == "ASC"))
+    return order
 
 
 async def tools_find(request: Request) -> Response:
     context = context_of(request)
-    body = await json_body(request)
-    if not isinstance(body, dict) or not isinstance(body.get("Level"), str) or not isinstance(body.get("Query"), dict):
-        raise OrthancError(
-            ErrorCode.BadRequest,
-            "The body must contain a JSON object with fields \"Level\" (string) and \"Query\" (object)",
-        )
+    body = await json_object(request)
+    if not isinstance(body.get("Level"), str):
+        raise OrthancError(ErrorCode.BadRequest, 'Field "Level" is missing, or should be a string')
+    if not isinstance(body.get("Query"), dict):
+        raise OrthancError(ErrorCode.BadRequest, 'Field "Query" is missing, or should be a JSON object')
     try:
         level = ResourceLevel.parse(body["Level"])
     except ValueError as e:
-        raise OrthancError(ErrorCode.ParameterOutOfRange, f"Unknown resource level: {body['Level']}") from e
+        raise OrthancError(ErrorCode.ParameterOutOfRange, f"Invalid resource type '{body['Level']}'") from e
     constraints: dict[int, str] = {}
     for key, value in body["Query"].items():
         if not isinstance(value, str):
@@ -76,6 +98,7 @@ async def tools_find(request: Request) -> Response:
         case_sensitive=_bool(body, "CaseSensitive", False),
         since=_unsigned(body, "Since"),
         limit=_unsigned(body, "Limit"),
+        order_by=_order_by(body),
     )
     fmt = TagFormat("full" if _bool(body, "Full", False) else "short" if _bool(body, "Short", False) else "simplify")
     async with context.index.transaction() as tx:

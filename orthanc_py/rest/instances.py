@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..core.context import RequestOrigin, StoreResult
-from ..core.dicom_tags import DicomText, dataset_to_json, format_tag, parse_tag
+from ..core.dicom_tags import TAG_PIXEL_DATA, DicomText, dataset_to_json, format_tag, parse_tag
 from ..core.errors import ErrorCode, OrthancError
 from ..core.identifiers import ResourceLevel
 from ..core.ingest import read_dataset
@@ -94,60 +94,111 @@ async def get_file(request: Request) -> Response:
     context = context_of(request)
     public_id = request.path_params["id"]
     data = await context.read_dicom(public_id)
-    return Response(data, media_type="application/dicom")
+    return Response(
+        data, media_type="application/dicom", headers={"Content-Disposition": f'filename="{public_id}.dcm"'}
+    )
 
 
 async def get_tags(request: Request) -> Response:
-    dataset = await _dataset(request)
-    shape = tags_shape(request.query_params)
-    return OrthancJSONResponse(await context_of(request).run_cpu(_to_json, dataset, shape))
+    return await _tags_answer(request, tags_shape(request.query_params))
 
 
 async def get_simplified_tags(request: Request) -> Response:
-    dataset = await _dataset(request)
-    return OrthancJSONResponse(await context_of(request).run_cpu(_to_json, dataset, "simplify"))
+    return await _tags_answer(request, "simplify")
 
 
-def _to_json(dataset: Dataset, shape: str) -> dict[str, Any]:
-    return dataset_to_json(dataset, DicomText(dataset), shape)
+async def _tags_answer(request: Request, shape: str) -> Response:
+    context = context_of(request)
+    data = await context.read_dicom(request.path_params["id"])
+    return OrthancJSONResponse(await context.run_cpu(instance_tags_json, data, shape))
+
+
+def instance_tags_json(data: bytes, shape: str) -> dict[str, Any]:
+    """Orthanc's ``/tags`` of a DICOM file: the dataset without its pixels, then a null Pixel Data."""
+    stream = io.BytesIO(data)
+    dataset = read_dataset(data, stream=stream)
+    answer = dataset_to_json(dataset, DicomText(dataset), shape)
+    if data[stream.tell() : stream.tell() + 4] in (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10"):
+        key = "PixelData" if shape == "simplify" else format_tag(TAG_PIXEL_DATA)
+        answer[key] = {"Name": "PixelData", "Type": "Null", "Value": None} if shape == "full" else None
+    return answer
 
 
 async def get_header(request: Request) -> Response:
     dataset = await _dataset(request)
     meta = getattr(dataset, "file_meta", None) or Dataset()
     shape = tags_shape(request.query_params)
-    return OrthancJSONResponse(dataset_to_json(meta, DicomText(meta), shape))
+    return OrthancJSONResponse(dataset_to_json(meta, DicomText(meta), shape, skip_binary=True))
 
 
 async def get_content(request: Request) -> Response:
-    """``/instances/{id}/content/{group-element}/{index}/…``: browse the raw dataset."""
+    """``/instances/{id}/content/{group-element}/{index}/…``: browse the raw dataset.
+
+    Orthanc answers leaf values as their raw bytes (padding and character set untouched),
+    sequences and Pixel Data as the list of their item (frame) indexes.
+    """
     path = [p for p in request.path_params.get("path", "").split("/") if p]
     dataset: Any = await _dataset(request, stop_before_pixels=False)
-    text = DicomText(dataset)
     i = 0
     while i < len(path):
         tag = parse_tag(path[i])
-        if tag is None or not isinstance(dataset, Dataset) or tag not in dataset:
+        if tag is None or tag not in dataset:
             raise OrthancError(ErrorCode.UnknownResource)
-        element = dataset[tag]
-        if element.VR == "SQ":
+        element = dataset.get_item(tag)
+        items: list[Any] | None = None
+        if tag == TAG_PIXEL_DATA:
+            items = _pixel_data_items(dataset)
+        elif getattr(element, "VR", None) == "SQ" or (element.VR is None and dataset[tag].VR == "SQ"):
+            items = list(dataset[tag].value)
+        if items is not None:
             if i + 1 == len(path):
-                return OrthancJSONResponse([str(n) for n in range(len(element.value))])
+                return OrthancJSONResponse([str(n) for n in range(len(items))])
             try:
-                index = int(path[i + 1])
-                dataset = element.value[index]
+                item = items[int(path[i + 1])]
             except (ValueError, IndexError) as e:
                 raise OrthancError(ErrorCode.UnknownResource) from e
+            if isinstance(item, bytes):
+                if i + 2 != len(path):
+                    raise OrthancError(ErrorCode.UnknownResource)
+                return Response(item, media_type="application/octet-stream")
+            dataset = item
             i += 2
             continue
         if i + 1 != len(path):
             raise OrthancError(ErrorCode.UnknownResource)
-        value = text.string_value(tag, element)
-        if value is None:
-            raw = element.value if isinstance(element.value, bytes) else b""
-            return Response(raw, media_type="application/octet-stream")
-        return Response(value.encode("utf-8"), media_type="text/plain")
+        return Response(_raw_bytes(dataset, tag, element), media_type="application/octet-stream")
     return OrthancJSONResponse([format_tag(int(t)).replace(",", "-") for t in dataset.keys()])
+
+
+def _raw_bytes(dataset: Dataset, tag: int, element: Any) -> bytes:
+    value = element.value
+    if isinstance(value, bytes):
+        return value
+    if value is None:
+        return b""
+    # An element pydicom already converted: write it back as it is encoded in the file.
+    from pydicom.filewriter import write_data_element
+    from pydicom.filebase import DicomBytesIO
+
+    buffer = DicomBytesIO()
+    buffer.is_little_endian = True
+    buffer.is_implicit_VR = True
+    write_data_element(buffer, dataset[tag])
+    return bytes(buffer.getvalue()[8:])
+
+
+def _pixel_data_items(dataset: Dataset) -> list[bytes]:
+    """Frames of the Pixel Data: fragments grouped per frame when encapsulated, slices if native."""
+    pixels = dataset.get_item(TAG_PIXEL_DATA).value or b""
+    frames = int(dataset.get("NumberOfFrames", 1) or 1)
+    if getattr(dataset, "file_meta", None) is not None and dataset.file_meta.get("TransferSyntaxUID") and (
+        dataset.file_meta.TransferSyntaxUID.is_compressed
+    ):
+        from pydicom.encaps import generate_frames
+
+        return list(generate_frames(pixels, number_of_frames=frames))
+    size = len(pixels) // max(frames, 1)
+    return [pixels[k * size : (k + 1) * size] for k in range(frames)]
 
 
 routes = [

@@ -54,11 +54,11 @@ async def get_metadata(request: Request) -> Response:
     try:
         metadata_type = MetadataType.parse(request.path_params["name"])
     except ValueError as e:
-        raise OrthancError(ErrorCode.ParameterOutOfRange, f"Unknown metadata: {request.path_params['name']}") from e
+        raise OrthancError(ErrorCode.InexistentItem) from e
     async with context.index.transaction() as tx:
         values = (await tx.get_metadata([row.internal_id], [metadata_type]))[row.internal_id]
     if metadata_type not in values:
-        raise OrthancError(ErrorCode.InexistentItem)
+        return Response(status_code=404)  # Orthanc: a known but absent metadata is a bare 404
     return PlainTextResponse(values[metadata_type])
 
 
@@ -79,6 +79,8 @@ async def list_attachments(request: Request) -> Response:
 async def _attachment(request: Request) -> Attachment:
     name = request.path_params["name"]
     content_type = _CONTENT_TYPE_BY_NAME.get(name) or (int(name) if name.isdigit() else None)
+    if content_type is None:
+        raise OrthancError(ErrorCode.InexistentItem)
     for attachment in await _attachments(request):
         if attachment.content_type == content_type:
             return attachment
@@ -97,7 +99,7 @@ async def attachment_property(request: Request) -> Response:
     if operation == "data":
         data = await context.read_attachment(attachment)
         media = "application/dicom" if attachment.content_type == FileContentType.DICOM else "application/octet-stream"
-        return Response(data, media_type=media)
+        return Response(data, media_type=media, headers={"Content-Disposition": f'filename="{attachment.uuid}"'})
     if operation == "compressed-data":
         data = await context.storage.read(attachment.uuid, attachment.content_type)
         return Response(data, media_type="application/octet-stream")
@@ -107,7 +109,6 @@ async def attachment_property(request: Request) -> Response:
                 "CompressedMD5": attachment.compressed_md5,
                 "CompressedSize": attachment.compressed_size,
                 "ContentType": attachment.content_type,
-                "Revision": attachment.revision,
                 "UncompressedMD5": attachment.uncompressed_md5,
                 "UncompressedSize": attachment.uncompressed_size,
                 "Uuid": attachment.uuid,

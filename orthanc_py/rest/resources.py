@@ -26,15 +26,31 @@ def level_of(request: Request) -> ResourceLevel:
 
 def parse_int(params: Any, name: str, default: int = 0) -> int:
     text = params.get(name)
-    if text is None or text == "":
+    if text is None:
         return default
     try:
         value = int(text)
     except ValueError as e:
-        raise OrthancError(ErrorCode.ParameterOutOfRange, f"Not an integer: {name}={text}") from e
+        raise OrthancError(ErrorCode.BadParameterType, "Syntax error in some user-supplied data") from e
     if value < 0:
-        raise OrthancError(ErrorCode.ParameterOutOfRange, f"Negative value: {name}={text}")
+        raise OrthancError(ErrorCode.BadParameterType, "Syntax error in some user-supplied data")
     return value
+
+
+def since_and_limit(request: Request) -> tuple[int, int]:
+    """Orthanc pages lists only with both ``since`` and ``limit``; one alone is a bad request."""
+    params = request.query_params
+    has_since, has_limit = "since" in params, "limit" in params
+    if has_since != has_limit:
+        missing = "limit" if has_since else "since"
+        raise OrthancError(
+            ErrorCode.BadRequest,
+            f'Missing "{missing}" argument for GET request against: {request.url.path.rstrip("/")}/',
+        )
+    if not has_since:
+        return 0, 0
+    limit = parse_int(params, "limit")
+    return parse_int(params, "since"), limit
 
 
 def parse_requested_tags(params: Any) -> list[int] | None:
@@ -58,8 +74,7 @@ async def list_resources(request: Request) -> Response:
     context = context_of(request)
     level = level_of(request)
     params = request.query_params
-    since = parse_int(params, "since")
-    limit = parse_int(params, "limit")
+    since, limit = since_and_limit(request)
     async with context.index.transaction() as tx:
         rows = await tx.list_resources(level, since, limit)
         if not flag(params, "expand"):
@@ -70,10 +85,21 @@ async def list_resources(request: Request) -> Response:
     return OrthancJSONResponse(answers)
 
 
+async def _lookup_or_none(request: Request) -> ResourceRow | None:
+    """Orthanc answers GET and DELETE of an unknown ``/{level}/{id}`` with a bare 404, no body."""
+    try:
+        return await context_of(request).lookup(level_of(request), request.path_params["id"])
+    except OrthancError as e:
+        if e.code is ErrorCode.UnknownResource:
+            return None
+        raise
+
+
 async def get_resource(request: Request) -> Response:
     context = context_of(request)
-    level = level_of(request)
-    row = await context.lookup(level, request.path_params["id"])
+    row = await _lookup_or_none(request)
+    if row is None:
+        return Response(status_code=404)
     async with context.index.transaction() as tx:
         answers = await expand_resources(
             context, tx, [row], TagFormat.from_query(request.query_params), parse_requested_tags(request.query_params)
@@ -83,8 +109,9 @@ async def get_resource(request: Request) -> Response:
 
 async def delete_resource(request: Request) -> Response:
     context = context_of(request)
-    level = level_of(request)
-    remaining = await context.delete_resource(level, request.path_params["id"])
+    if await _lookup_or_none(request) is None:
+        return Response(status_code=404)
+    remaining = await context.delete_resource(level_of(request), request.path_params["id"])
     ancestor = None
     if remaining is not None:
         ancestor = {
@@ -160,10 +187,10 @@ async def put_protected(request: Request) -> Response:
     context = context_of(request)
     row = await context.lookup(ResourceLevel.PATIENT, request.path_params["id"])
     body = (await request.body()).decode("utf-8", "replace").strip()
-    if body not in ("0", "1"):
-        raise OrthancError(ErrorCode.ParameterOutOfRange, "Expected 0 or 1")
+    if body not in ("0", "1", "true", "false"):
+        raise OrthancError(ErrorCode.BadFileFormat, "Boolean value expected")
     async with context.index.transaction(write=True) as tx:
-        await tx.set_protected(row.internal_id, body == "1")
+        await tx.set_protected(row.internal_id, body in ("1", "true"))
     return Response("", media_type="text/plain")
 
 

@@ -24,3 +24,8 @@ class OrthancJSONResponse(Response):
 def empty_json() -> OrthancJSONResponse:
     """Orthanc answers ``{}`` to successful state changes (DELETE, PUT) that return nothing else."""
     return OrthancJSONResponse({})
+
+
+def empty_text() -> Response:
+    """Orthanc's answer to state changes that return nothing (``DELETE /changes``, …)."""
+    return Response(b"", media_type="text/plain")

@@ -45,7 +45,9 @@ def restore_logging_and_signals() -> Iterator[None]:
     signal.signal(signal.SIGTERM, sigterm)
 
 
-def run_module(*arguments: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_module(
+    *arguments: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ORTHANC")}
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     environment.update(env or {})
@@ -65,7 +67,9 @@ def run_module(*arguments: str, cwd: Path, env: dict[str, str] | None = None) ->
 
 
 def test_parse_configuration_and_switches(tmp_path: Path) -> None:
-    options = parse_command_line(["", "--verbose", "orthanc.json", f"--logdir={tmp_path}", "--upgrade", "--no-jobs"])
+    options = parse_command_line(
+        ["", "--verbose", "orthanc.json", f"--logdir={tmp_path}", "--upgrade", "--no-jobs"]
+    )
     assert options.configuration == "orthanc.json"
     assert options.verbosity == "verbose"
     assert options.log_dir == str(tmp_path)
@@ -120,7 +124,15 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == EXIT_SUCCESS
     out = capsys.readouterr().out
-    for option in ("--logdir=", "--logfile=", "--config=", "--verbose", "--trace", "--trace-http", "--version"):
+    for option in (
+        "--logdir=",
+        "--logfile=",
+        "--config=",
+        "--verbose",
+        "--trace",
+        "--trace-http",
+        "--version",
+    ):
         assert option in out
 
 
@@ -138,7 +150,9 @@ def test_config_writes_the_sample(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main([f"--config={tmp_path}/missing/sample.json"]) == EXIT_FAILURE
 
 
-def test_bad_configuration_fails_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_configuration_fails_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "orthanc.json"
     path.write_text('{\n  "Name" : "x",\n  "HttpPort" : ,\n}\n', encoding="utf-8")
     assert main([str(path)]) == EXIT_FAILURE
@@ -193,7 +207,9 @@ def test_serve_may_ask_for_a_restart(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert len(calls) == 2
 
 
-def test_server_failure_is_one_log_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_server_failure_is_one_log_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     class FakeOrthancError(Exception):
         code = 14
 
@@ -207,7 +223,9 @@ def test_server_failure_is_one_log_line(monkeypatch: pytest.MonkeyPatch, capsys:
     assert "Traceback" not in err
 
 
-def test_configuration_error_from_the_server(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_configuration_error_from_the_server(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     async def serve(settings: Settings) -> None:
         raise ConfigurationError('Bad format of the "DicomModalities" configuration section')
 
@@ -263,7 +281,9 @@ def test_orthanc_line_format() -> None:
     logging_setup.configure_logging(stream=stream)
     logging.getLogger("orthanc_py.test").warning("Orthanc has started")
     line = stream.getvalue()
-    assert re.fullmatch(r"W\d{4} \d\d:\d\d:\d\d\.\d{6} MainThread test_cli\.py:\d+\] Orthanc has started\n", line)
+    assert re.fullmatch(
+        r"W\d{4} \d\d:\d\d:\d\d\.\d{6} MainThread test_cli\.py:\d+\] Orthanc has started\n", line
+    )
 
 
 def test_levels_follow_orthanc_verbosities() -> None:
@@ -330,3 +350,9 @@ def test_main_with_log_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 def test_cli_module_constants() -> None:
     assert cli.EXIT_FAILURE == 255 and cli.EXIT_SUCCESS == 0
+
+
+def test_thread_names_have_no_spaces() -> None:
+    record = logging.LogRecord("x", logging.WARNING, "f.py", 1, "message", None, None)
+    record.threadName = "Thread-2 (_worker)"
+    assert " Thread-2(_worker) f.py:1] message" in logging_setup.OrthancFormatter().format(record)

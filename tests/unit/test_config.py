@@ -329,7 +329,10 @@ def test_environment_overrides_files_and_merges_objects(tmp_path: Path) -> None:
 
 
 def test_orthanc_json_variable() -> None:
-    environ = {"ORTHANC_JSON": '{ "Name" : "FromJson", // comment\n "HttpPort" : 1 }', "ORTHANC__HTTP_PORT": "2"}
+    environ = {
+        "ORTHANC_JSON": '{ "Name" : "FromJson", // comment\n "HttpPort" : 1 }',
+        "ORTHANC__HTTP_PORT": "2",
+    }
     assert apply_environment_overrides({"Name": "file"}, environ) == {"Name": "FromJson", "HttpPort": 2}
     with pytest.raises(ConfigurationError, match="ORTHANC_JSON"):
         apply_environment_overrides({}, {"ORTHANC_JSON": "{ nope"})
@@ -439,7 +442,8 @@ def test_settings_from_json_without_base_keeps_paths_as_given() -> None:
 
 def test_example_file_is_the_generated_sample() -> None:
     assert EXAMPLE.read_text(encoding="utf-8") == default_configuration_text(), (
-        "orthanc.json.example is stale: regenerate it with `python -m orthanc_py --config=orthanc.json.example`"
+        "orthanc.json.example is stale: regenerate it with "
+        "`python -m orthanc_py --config=orthanc.json.example`"
     )
 
 

@@ -6,7 +6,7 @@ CREATE TABLE resources (
   parent_id INTEGER REFERENCES resources(internal_id) ON DELETE CASCADE
 );
 CREATE INDEX resources_parent ON resources(parent_id);
-CREATE INDEX resources_level ON resources(level, internal_id);
+CREATE INDEX resources_level ON resources(level, public_id);
 
 CREATE TABLE main_dicom_tags (
   internal_id INTEGER NOT NULL REFERENCES resources(internal_id) ON DELETE CASCADE,
