@@ -114,14 +114,26 @@ def _wait_ready(process: subprocess.Popen[bytes], base_url: str, log_path: Path)
             time.sleep(0.03)
 
 
+def _orthanc_version(client: httpx.Client, config: dict[str, Any]) -> str | None:
+    """The version string of the running Orthanc (GET /system changes nothing on the server)."""
+    auth = None
+    users = config.get("RegisteredUsers") or {}
+    if users:
+        auth = next(iter(users.items()))
+    response = client.get("/system", auth=auth)
+    if response.status_code != 200:
+        return None
+    return str(response.json().get("Version"))
+
+
 def record_scenario(scenario: Scenario) -> tuple[dict[str, Any], list[str]]:
     """Run one scenario against a fresh Orthanc; the fixture and the warnings about its rules."""
     config = scenario.full_config()
     steps_out: list[dict[str, Any]] = []
     warnings: list[str] = []
     used: set[Rule] = set()
-    version = None
     with real_orthanc(config) as client:
+        version = _orthanc_version(client, config)
         for index, step in enumerate(scenario.steps):
             content = step.body.encode() if step.body is not None else None
             response = client.request(step.method, step.path, content=content, headers=step.headers or None)
@@ -143,8 +155,6 @@ def record_scenario(scenario: Scenario) -> tuple[dict[str, Any], list[str]]:
                 "body": encode_response_body(response.headers.get("content-type"), response.content),
             }
             steps_out.append(recorded)
-            if step.path == "/system" and response.status_code == 200:
-                version = response.json().get("Version")
             if step.compare:
                 # The recording must agree with itself under its own rules (shape rules included).
                 rules = RuleSet(list(scenario.rules) + list(step.rules))
@@ -198,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
 
     stale = check_all()
     if stale:
-        print(f"fixtures/dicom is not up to date ({', '.join(stale)}): run python -m compat_tests.dicom_factory",
-              file=sys.stderr)
+        print(f"fixtures/dicom is not up to date ({', '.join(stale)}): "
+              "run python -m compat_tests.dicom_factory", file=sys.stderr)
         return 2
 
     selected = [by_name[name] for name in args.only] if args.only else SCENARIOS
@@ -225,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
             if path.stem not in names:
                 path.unlink()
                 print(f"removed stale {path.name}")
-    print(f"recorded {len(selected)} scenario(s) in {time.monotonic() - started:.1f}s, {warning_count} warning(s)")
+    elapsed = time.monotonic() - started
+    print(f"recorded {len(selected)} scenario(s) in {elapsed:.1f}s, {warning_count} warning(s)")
     return 0
 
 

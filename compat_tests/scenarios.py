@@ -25,8 +25,6 @@ from .model import (
     json_body,
     raw_body,
     shape,
-    unordered,
-    volatile,
     zip_body,
 )
 
@@ -186,7 +184,8 @@ scenario("list-series", "GET /series", upload_all(), get("/series"))
 scenario("list-instances", "GET /instances", upload_all(), get("/instances"))
 scenario("list-patients-expand", "GET /patients?expand", upload_all(), get("/patients?expand"),
          rules=EACH_UPDATED)
-scenario("list-studies-expand", "GET /studies?expand", upload_all(), get("/studies?expand"), rules=EACH_UPDATED)
+scenario("list-studies-expand", "GET /studies?expand", upload_all(), get("/studies?expand"),
+         rules=EACH_UPDATED)
 scenario("list-series-expand", "GET /series?expand", upload_all(), get("/series?expand"), rules=EACH_UPDATED)
 scenario("list-instances-expand", "GET /instances?expand", upload_all(), get("/instances?expand"),
          rules=EACH_FILE_UUID)
@@ -263,7 +262,8 @@ scenario("children-variants", "child routes with full, short and requested-tags"
          get(f"/instances/{I1112}/study?full"), rules=EACH_UPDATED + EACH_FILE_UUID + UPDATED)
 scenario("children-unknown-id", "child and parent routes of unknown resources",
          upload("p1-st1-se1-i1"), get("/patients/unknown/studies"), get("/studies/unknown/series"),
-         get("/series/unknown/instances"), get("/instances/unknown/patient"), get(f"/patients/{ST11}/studies"))
+         get("/series/unknown/instances"), get("/instances/unknown/patient"),
+         get(f"/patients/{ST11}/studies"))
 
 # =========================================================================== instance content
 
@@ -312,7 +312,8 @@ scenario("metadata-user-defined", "writing and deleting a numbered metadata",
          upload("p1-st1-se1-i1"), put(f"/instances/{I1111}/metadata/1024", raw_body("hello")),
          get(f"/instances/{I1111}/metadata/1024"), get(f"/instances/{I1111}/metadata"),
          delete(f"/instances/{I1111}/metadata/1024"), get(f"/instances/{I1111}/metadata/1024"),
-         put(f"/instances/{I1111}/metadata/Origin", raw_body("x")), put(f"/instances/{I1111}/metadata/12", raw_body("x")))
+         put(f"/instances/{I1111}/metadata/Origin", raw_body("x")),
+         put(f"/instances/{I1111}/metadata/12", raw_body("x")))
 scenario("instance-attachments", "the dicom attachment and its information",
          upload_all(), get(f"/instances/{I1112}/attachments"), get(f"/instances/{I1112}/attachments?full"),
          get(f"/instances/{I1112}/attachments/dicom"), get(f"/instances/{I1112}/attachments/dicom/info"),
@@ -330,7 +331,8 @@ scenario("resource-attachments", "attachments of the upper levels",
 scenario("instance-frames", "frame lists",
          upload_all(), get(f"/instances/{I1111}/frames"), get(f"/instances/{I2211}/frames"))
 scenario("instances-tags", "tags of every instance below a resource",
-         upload_all(), get(f"/series/{SE111}/instances-tags"), get(f"/studies/{ST12}/instances-tags?simplify"),
+         upload_all(), get(f"/series/{SE111}/instances-tags"),
+         get(f"/studies/{ST12}/instances-tags?simplify"),
          get(f"/patients/{P3}/instances-tags?short"))
 scenario("ordered-slices", "ordered slices of a series and of the multi-frame series",
          upload_all(), get(f"/series/{SE111}/ordered-slices"), get(f"/series/{SE221}/ordered-slices"))
@@ -350,7 +352,8 @@ scenario("module", "the DICOM module of each level",
          get(f"/series/{SE111}/module"), get(f"/instances/{I1111}/module"),
          get(f"/studies/{ST11}/module?simplify"), get(f"/instances/{I1111}/module?short"))
 scenario("module-patient", "the patient module seen from a study",
-         upload_all(), get(f"/studies/{ST31}/module-patient"), get(f"/studies/{ST31}/module-patient?simplify"),
+         upload_all(), get(f"/studies/{ST31}/module-patient"),
+         get(f"/studies/{ST31}/module-patient?simplify"),
          get(f"/studies/{ST31}/patient-module"))
 scenario("statistics-levels", "statistics of one resource at each level",
          upload_all(), get(f"/patients/{P1}/statistics"), get(f"/studies/{ST11}/statistics"),
@@ -418,7 +421,8 @@ scenario("find-expand", "Expand at each level",
          upload_all(), find({"Level": "Patient", "Query": {"PatientSex": "F"}, "Expand": True}),
          find({"Level": "Study", "Query": {"StudyDate": "20181111"}, "Expand": True}),
          find({"Level": "Series", "Query": {"SeriesNumber": "2"}, "Expand": True}),
-         find({"Level": "Instance", "Query": {"InstanceNumber": "3"}, "Expand": True}), rules=EACH_UPDATED + EACH_FILE_UUID)
+         find({"Level": "Instance", "Query": {"InstanceNumber": "3"}, "Expand": True}),
+         rules=EACH_UPDATED + EACH_FILE_UUID)
 scenario("find-limit-since", "Limit and Since",
          upload_all(), find({"Level": "Instance", "Query": {}, "Limit": 3}),
          find({"Level": "Instance", "Query": {}, "Since": 2, "Limit": 3}),
@@ -432,9 +436,11 @@ scenario("find-requested-tags", "RequestedTags, including tags of other levels",
          find({"Level": "Series", "Query": {"Modality": "MR"}, "Expand": True,
                "RequestedTags": ["PatientName", "StudyDescription", "NumberOfSeriesRelatedInstances"]}),
          find({"Level": "Instance", "Query": {"SOPInstanceUID": uid("p1-st1-se1-i2", "SOPInstanceUID")},
-               "Expand": True, "RequestedTags": ["KVP", "Rows", "0010,0010"]}), rules=EACH_UPDATED + EACH_FILE_UUID)
+               "Expand": True, "RequestedTags": ["KVP", "Rows", "0010,0010"]}),
+         rules=EACH_UPDATED + EACH_FILE_UUID)
 scenario("find-full-short", "Full and Short output",
-         upload_all(), find({"Level": "Study", "Query": {"AccessionNumber": "ACC2001"}, "Expand": True, "Full": True}),
+         upload_all(),
+         find({"Level": "Study", "Query": {"AccessionNumber": "ACC2001"}, "Expand": True, "Full": True}),
          find({"Level": "Series", "Query": {"Modality": "CT"}, "Expand": True, "Short": True}),
          find({"Level": "Patient", "Query": {"PatientID": "PAT003"}, "Expand": True, "Full": True,
                "RequestedTags": ["PatientName"]}), rules=EACH_UPDATED)
@@ -479,7 +485,8 @@ scenario("find-level-case", "Level names in other cases",
 scenario("lookup", "lookup of each kind of identifier",
          upload_all(), lookup("PAT001"), lookup(uid("p1-st1-se1-i1", "StudyInstanceUID")),
          lookup(uid("p1-st1-se1-i1", "SeriesInstanceUID")), lookup(uid("p1-st1-se1-i1", "SOPInstanceUID")),
-         lookup("1.2.3.4.5.unknown"), lookup("ACC1001"), lookup(""), lookup(f" {uid('p2-st1-se1-i1', 'SOPInstanceUID')}\n"))
+         lookup("1.2.3.4.5.unknown"), lookup("ACC1001"), lookup(""),
+         lookup(f" {uid('p2-st1-se1-i1', 'SOPInstanceUID')}\n"))
 
 # =========================================================================== deletion
 
@@ -487,7 +494,8 @@ scenario("delete-instance", "deleting one instance of a series of three",
          upload_all(), delete(f"/instances/{I1111}"), get(f"/instances/{I1111}"),
          get(f"/series/{SE111}", *UPDATED), get("/statistics"), get("/changes?last"), rules=CHANGES)
 scenario("delete-last-instance-cascade", "deleting the only instance of a series removes the series",
-         upload_all(), delete(f"/instances/{I1121}"), get(f"/series/{SE112}"), get(f"/studies/{ST11}", *UPDATED),
+         upload_all(), delete(f"/instances/{I1121}"), get(f"/series/{SE112}"),
+         get(f"/studies/{ST11}", *UPDATED),
          get("/series"), get("/statistics"), get("/changes?since=20"), rules=CHANGES)
 scenario("delete-series", "deleting a series",
          upload_all(), delete(f"/series/{SE111}"), get(f"/series/{SE111}"), get("/instances"),
@@ -496,10 +504,12 @@ scenario("delete-study", "deleting a study of a patient with two studies",
          upload_all(), delete(f"/studies/{ST21}"), get(f"/studies/{ST21}"), get(f"/patients/{P2}", *UPDATED),
          get("/studies"), get("/statistics"))
 scenario("delete-last-study-cascade", "deleting the only study of a patient removes the patient",
-         upload_all(), delete(f"/studies/{ST31}"), get(f"/patients/{P3}"), get("/patients"), get("/statistics"))
+         upload_all(), delete(f"/studies/{ST31}"), get(f"/patients/{P3}"), get("/patients"),
+         get("/statistics"))
 scenario("delete-patient", "deleting a patient",
          upload_all(), delete(f"/patients/{P1}"), get(f"/patients/{P1}"), get("/patients"), get("/studies"),
-         get("/series"), get("/instances"), get("/statistics"), get("/changes?since=20"), get("/changes?last"),
+         get("/series"), get("/instances"), get("/statistics"), get("/changes?since=20"),
+         get("/changes?last"),
          rules=CHANGES)
 scenario("delete-instances-one-by-one", "emptying a patient instance by instance",
          upload_all(), delete(f"/instances/{instance_id('p2-st1-se1-i1')}"),
@@ -532,7 +542,8 @@ scenario("tools-simple-getters", "log level, default encoding and the list of to
          get("/tools/accepted-transfer-syntaxes"), get("/tools/unknown-sop-class-accepted"))
 scenario("tools-dicom-conformance", "the DICOM conformance statement", get("/tools/dicom-conformance"))
 scenario("tools-labels", "labels on a study",
-         upload_all(), get("/tools/labels"), put(f"/studies/{ST11}/labels/urgent"), get(f"/studies/{ST11}/labels"),
+         upload_all(), get("/tools/labels"), put(f"/studies/{ST11}/labels/urgent"),
+         get(f"/studies/{ST11}/labels"),
          get("/tools/labels"), get(f"/studies/{ST11}", *UPDATED),
          find({"Level": "Study", "Query": {}, "Labels": ["urgent"]}),
          delete(f"/studies/{ST11}/labels/urgent"), get(f"/studies/{ST11}/labels"),
@@ -551,7 +562,8 @@ scenario("errors-unknown-ids", "unknown resource IDs at each level",
          get(f"/studies/{P1}"), get(f"/instances/{I1111[:-1]}0"), get("/patients/unknown/statistics"),
          get("/series/unknown/shared-tags"))
 scenario("errors-unknown-routes", "routes that do not exist",
-         get("/nonexistent"), get("/patients/x/y/z"), get("/tools/nothing"), get("/instances/x/unknown-child"),
+         get("/nonexistent"), get("/patients/x/y/z"), get("/tools/nothing"),
+         get("/instances/x/unknown-child"),
          post("/nonexistent", raw_body("x")), get("/app/unknown.html"))
 scenario("errors-wrong-method", "existing routes with the wrong method: 405 and Allow",
          upload("p1-st1-se1-i1"), put("/patients"), delete("/system"), post(f"/patients/{P1}"),
@@ -559,7 +571,8 @@ scenario("errors-wrong-method", "existing routes with the wrong method: 405 and 
          put("/instances"), delete("/patients"), post(f"/instances/{I1111}/tags"), put("/changes"),
          delete(f"/instances/{I1111}/file"), post("/tools/now"))
 scenario("errors-bad-since-limit", "non-numeric paging parameters",
-         upload_all(), get("/patients?since=abc&limit=1"), get("/instances?limit=-1"), get("/changes?since=x"),
+         upload_all(), get("/patients?since=abc&limit=1"), get("/instances?limit=-1"),
+         get("/changes?since=x"),
          get("/changes?limit=abc"), rules=CHANGES)
 
 # =========================================================================== authentication

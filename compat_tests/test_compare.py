@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from . import dicom_factory
-from .compare import RuleSet, diff_json, parse_path, _match
+from .compare import RuleSet, _match, diff_json, parse_path
 from .model import Rule, fixture_paths, load_fixture, request_body_from_json, shape, unordered
 from .replay import replay_fixture
 
@@ -207,7 +207,8 @@ def test_status_and_headers_are_compared():
 
 def test_allow_order_and_content_type_parameters_do_not_matter():
     fixture = load_fixture(fixture_paths(["errors-wrong-method"])[0])
-    step = next(i for i, s in enumerate(fixture["steps"]) if s["response"]["headers"].get("allow") == "GET,DELETE")
+    step = next(i for i, s in enumerate(fixture["steps"])
+                if s["response"]["headers"].get("allow") == "GET,DELETE")
 
     def change(response):
         response["headers"]["allow"] = "DELETE, GET"

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from . import __version__
@@ -27,7 +27,7 @@ from .config import Settings
 from .core.context import ServerContext
 from .core.errors import OrthancError
 from .index.sqlite import SQLiteIndex
-from .rest import changes, find, instances, metadata, resources, system, tools
+from .rest import changes, find, instances, metadata, resource_tags, resources, system, tools
 from .rest.errors import http_exception_handler, orthanc_error_handler, unexpected_error_handler
 from .storage.filesystem import FilesystemStorage
 
@@ -58,6 +58,15 @@ def _dispatcher(methods: dict[str, Endpoint]) -> Endpoint:
     return dispatch
 
 
+async def root_redirect(request: Request) -> Response:
+    return RedirectResponse("app/explorer.html", status_code=307)
+
+
+async def no_web_ui(request: Request) -> Response:
+    # The Orthanc Explorer pages are not served (yet); Orthanc answers a missing page with a bare 404.
+    return Response(status_code=404)
+
+
 def build_context(settings: Settings) -> ServerContext:
     index = SQLiteIndex(os.path.join(settings.index_path, "index.sqlite"))
     storage = FilesystemStorage(settings.storage_directory)
@@ -83,8 +92,10 @@ def create_app(settings: Settings) -> Starlette:
         *find.routes,
         *instances.routes,
         *metadata.routes,
+        *resource_tags.routes,
         *resources.routes,
     ]
+    route_table += [Route("/", root_redirect, methods=["GET"]), Route("/app/{path:path}", no_web_ui, methods=["GET"])]
     app = Starlette(
         routes=merge_routes(route_table),
         middleware=[Middleware(AccessControl, settings=settings)],

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import uuid as uuid_module
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ from ..storage.base import FileContentType, StorageArea
 from .changes import STABLE_CHANGE, ChangeEvent, ChangeFeed, StabilityMonitor, now_iso, run_every
 from .enumerations import ChangeType, MetadataType
 from .errors import ErrorCode, OrthancError
-from .identifiers import ResourceLevel
+from .identifiers import ResourceLevel, hash_public_id
 from .ingest import MAIN_TAGS_SIGNATURE, ParsedInstance, parse_instance
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ class ServerContext:
         # CPU-heavy work (parsing, hashing, compression) runs here, off the event loop.
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="orthanc-cpu")
         self._tasks: list[asyncio.Task[None]] = []
+        # Orthanc's DatabaseServerIdentifier: names this database, the same on every node sharing it.
+        self.server_identifier = hash_public_id(os.path.abspath(settings.index_path))
 
     async def start(self) -> None:
         await self.index.open()
@@ -159,6 +162,8 @@ class ServerContext:
                 metadata.append((rid, MetadataType.MAIN_DICOM_TAGS_SIGNATURE, MAIN_TAGS_SIGNATURE[level]))
             for level in (ResourceLevel.PATIENT, ResourceLevel.STUDY, ResourceLevel.SERIES):
                 metadata.append((internal[level], MetadataType.LAST_UPDATE, now))
+            if ResourceLevel.SERIES in created.created:
+                metadata.append((created.series_id, MetadataType.REMOTE_AET, origin.remote_aet or ""))
             metadata.extend(self._instance_metadata(created.instance_id, parsed, origin, now))
             if ResourceLevel.SERIES in created.created:
                 expected = _expected_number_of_instances(parsed)
@@ -335,7 +340,7 @@ def _expected_number_of_instances(parsed: ParsedInstance) -> int | None:
     temporal = integer(0x00200105)
     if cardiac is not None and temporal is not None and cardiac > 0 and temporal > 0:
         return cardiac * temporal
-    for tag in (0x00541081, 0x00201002, 0x00181090):  # NumberOfSlices, ImagesInAcquisition, Cardiac…
+    for tag in (0x00540081, 0x00201002, 0x00181090):  # NumberOfSlices, ImagesInAcquisition, Cardiac…
         value = integer(tag)
         if value is not None and value > 0:
             return value

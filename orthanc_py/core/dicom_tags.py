@@ -21,7 +21,8 @@ from pydicom.valuerep import PersonName
 
 from .identifiers import ResourceLevel
 
-# Orthanc's DEFAULT_*_MAIN_DICOM_TAGS (OrthancFramework DicomMap.cpp), in Orthanc's order.
+# The main DICOM tags of Orthanc 1.12 per level (DicomMap.cpp's defaults plus the tags added in
+# 1.11: TimezoneOffsetFromUTC, PerformedProcedureStepStart*, RequestAttributesSequence).
 MAIN_DICOM_TAGS: dict[ResourceLevel, tuple[tuple[int, str], ...]] = {
     ResourceLevel.PATIENT: (
         (0x00100010, "PatientName"),
@@ -41,6 +42,7 @@ MAIN_DICOM_TAGS: dict[ResourceLevel, tuple[tuple[int, str], ...]] = {
         (0x00080080, "InstitutionName"),
         (0x00321032, "RequestingPhysician"),
         (0x00080090, "ReferringPhysicianName"),
+        (0x00080201, "TimezoneOffsetFromUTC"),
     ),
     ResourceLevel.SERIES: (
         (0x00080021, "SeriesDate"),
@@ -56,7 +58,7 @@ MAIN_DICOM_TAGS: dict[ResourceLevel, tuple[tuple[int, str], ...]] = {
         (0x00181090, "CardiacNumberOfImages"),
         (0x00201002, "ImagesInAcquisition"),
         (0x00200105, "NumberOfTemporalPositions"),
-        (0x00541081, "NumberOfSlices"),
+        (0x00540081, "NumberOfSlices"),
         (0x00540101, "NumberOfTimeSlices"),
         (0x0020000E, "SeriesInstanceUID"),
         (0x00200037, "ImageOrientationPatient"),
@@ -65,6 +67,10 @@ MAIN_DICOM_TAGS: dict[ResourceLevel, tuple[tuple[int, str], ...]] = {
         (0x00400254, "PerformedProcedureStepDescription"),
         (0x00181400, "AcquisitionDeviceProcessingDescription"),
         (0x00180010, "ContrastBolusAgent"),
+        (0x00080201, "TimezoneOffsetFromUTC"),
+        (0x00400244, "PerformedProcedureStepStartDate"),
+        (0x00400245, "PerformedProcedureStepStartTime"),
+        (0x00400275, "RequestAttributesSequence"),
     ),
     ResourceLevel.INSTANCE: (
         (0x00080012, "InstanceCreationDate"),
@@ -315,9 +321,8 @@ def dataset_to_json(
             private_creator = None
             if group % 2 == 1 and elem_no > 0x00FF:
                 private_creator = creators.get((group, elem_no >> 8))
-            name = tag_name(tag, private_creator)
-            key = format_tag(tag) if name in ("Unknown Tag & Data", "PrivateCreator") else name
-            answer[key] = value
+            # Orthanc keys simplified tags by name, even where names collide (private tags).
+            answer[tag_name(tag, private_creator)] = value
     return answer
 
 

@@ -108,6 +108,11 @@ def parse_instance(data: bytes, default_encoding: str = "latin_1") -> ParsedInst
     except Exception as e:
         raise OrthancError(ErrorCode.BadFileFormat, f"Cannot read the DICOM tags: {e}") from e
     if not all(uids[1:]):
+        if data[128:132] != b"DICM":
+            # Without a DICOM preamble, a file that does not even give its UIDs is not DICOM at all.
+            raise OrthancError(
+                ErrorCode.BadFileFormat, f"Cannot parse an invalid DICOM file (size: {len(data)} bytes)"
+            )
         missing = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
         absent = [name for name, uid in zip(missing, uids[1:], strict=True) if not uid]
         raise OrthancError(
@@ -117,6 +122,8 @@ def parse_instance(data: bytes, default_encoding: str = "latin_1") -> ParsedInst
     ids = InstanceIdentifiers(uids[0].strip(), uids[1].strip(), uids[2].strip(), uids[3].strip())
     main_tags[ResourceLevel.STUDY] = {**main_tags[ResourceLevel.PATIENT], **main_tags[ResourceLevel.STUDY]}
     offset, vr = _pixel_data_position(data, stream.tell(), transfer_syntax_of(dataset))
+    if data[128:132] != b"DICM":
+        offset = None  # Orthanc records PixelDataOffset only for files with a meta header
     return ParsedInstance(
         data=data,
         dataset=dataset,

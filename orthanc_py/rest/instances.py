@@ -142,8 +142,11 @@ async def get_content(request: Request) -> Response:
     i = 0
     while i < len(path):
         tag = parse_tag(path[i])
-        if tag is None or tag not in dataset:
-            raise OrthancError(ErrorCode.UnknownResource)
+        if tag is None:
+            # Orthanc answers 500 to a malformed tag; it is the client's mistake, hence 400.
+            raise OrthancError(ErrorCode.UnknownDicomTag, path[i], http_status=400)
+        if tag not in dataset:
+            return Response(status_code=404)
         element = dataset.get_item(tag)
         items: list[Any] | None = None
         if tag == TAG_PIXEL_DATA:
@@ -155,8 +158,8 @@ async def get_content(request: Request) -> Response:
                 return OrthancJSONResponse([str(n) for n in range(len(items))])
             try:
                 item = items[int(path[i + 1])]
-            except (ValueError, IndexError) as e:
-                raise OrthancError(ErrorCode.UnknownResource) from e
+            except (ValueError, IndexError):
+                return Response(status_code=404)
             if isinstance(item, bytes):
                 if i + 2 != len(path):
                     raise OrthancError(ErrorCode.UnknownResource)
@@ -201,8 +204,22 @@ def _pixel_data_items(dataset: Dataset) -> list[bytes]:
     return [pixels[k * size : (k + 1) * size] for k in range(frames)]
 
 
+async def get_frames(request: Request) -> Response:
+    """The frame indexes of an instance: ``[0, …, NumberOfFrames - 1]``."""
+    context = context_of(request)
+    row = await context.lookup(ResourceLevel.INSTANCE, request.path_params["id"])
+    async with context.index.transaction() as tx:
+        tags = (await tx.get_main_tags([row.internal_id]))[row.internal_id]
+    try:
+        count = max(1, int(tags.get(0x00280008, "1").strip() or 1))
+    except ValueError:
+        count = 1
+    return OrthancJSONResponse(list(range(count)))
+
+
 routes = [
     Route("/instances", upload_instances, methods=["POST"]),
+    Route("/instances/{id}/frames", get_frames, methods=["GET"]),
     Route("/instances/{id}/file", get_file, methods=["GET"]),
     Route("/instances/{id}/tags", get_tags, methods=["GET"]),
     Route("/instances/{id}/simplified-tags", get_simplified_tags, methods=["GET"]),

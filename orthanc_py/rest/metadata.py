@@ -14,7 +14,7 @@ from ..storage.base import FileContentType
 from .context_access import context_of
 from .resource_json import flag
 from .resources import level_of
-from .responses import OrthancJSONResponse
+from .responses import OrthancJSONResponse, empty_text
 
 CONTENT_TYPE_NAMES = {
     FileContentType.DICOM: "dicom",
@@ -60,6 +60,46 @@ async def get_metadata(request: Request) -> Response:
     if metadata_type not in values:
         return Response(status_code=404)  # Orthanc: a known but absent metadata is a bare 404
     return PlainTextResponse(values[metadata_type])
+
+
+def _user_metadata_type(request: Request) -> int:
+    """Only user metadata (1024-65535) may be written; Orthanc answers 403 for the built-in ones."""
+    try:
+        metadata_type = MetadataType.parse(request.path_params["name"])
+    except ValueError as e:
+        raise OrthancError(ErrorCode.InexistentItem) from e
+    if not 1024 <= metadata_type <= 65535:
+        raise _Forbidden()
+    return metadata_type
+
+
+class _Forbidden(Exception):
+    pass
+
+
+async def put_metadata(request: Request) -> Response:
+    context = context_of(request)
+    row = await context.lookup(level_of(request), request.path_params["id"])
+    try:
+        metadata_type = _user_metadata_type(request)
+    except _Forbidden:
+        return Response(status_code=403)
+    value = (await request.body()).decode("utf-8", "replace")
+    async with context.index.transaction(write=True) as tx:
+        await tx.set_metadata([(row.internal_id, metadata_type, value)])
+    return empty_text()
+
+
+async def delete_metadata(request: Request) -> Response:
+    context = context_of(request)
+    row = await context.lookup(level_of(request), request.path_params["id"])
+    try:
+        metadata_type = _user_metadata_type(request)
+    except _Forbidden:
+        return Response(status_code=403)
+    async with context.index.transaction(write=True) as tx:
+        await tx.delete_metadata(row.internal_id, metadata_type)
+    return empty_text()
 
 
 async def _attachments(request: Request) -> list[Attachment]:
@@ -131,6 +171,8 @@ _BASE = "/{level:level}/{id}"
 routes = [
     Route(f"{_BASE}/metadata", list_metadata, methods=["GET"]),
     Route(f"{_BASE}/metadata/{{name}}", get_metadata, methods=["GET"]),
+    Route(f"{_BASE}/metadata/{{name}}", put_metadata, methods=["PUT"]),
+    Route(f"{_BASE}/metadata/{{name}}", delete_metadata, methods=["DELETE"]),
     Route(f"{_BASE}/attachments", list_attachments, methods=["GET"]),
     Route(f"{_BASE}/attachments/{{name}}", attachment_operations, methods=["GET"]),
     Route(f"{_BASE}/attachments/{{name}}/{{operation}}", attachment_property, methods=["GET"]),

@@ -8,30 +8,30 @@ from starlette.routing import Route
 
 from .. import ORTHANC_VERSION, __version__
 from ..core.identifiers import ResourceLevel
+from ..core.ingest import MAIN_TAGS_SIGNATURE
 from .context_access import context_of
 from .responses import OrthancJSONResponse
 
-# The ApiVersion of the Orthanc release whose REST API orthanc_py answers; clients such as
-# Orthanc Explorer 2 and Stone switch features on this number, so it is raised only when the
-# corresponding routes are implemented.
-API_VERSION = 27
+# Clients (Orthanc Explorer 2, Stone) switch features on ApiVersion, so it names the newest Orthanc
+# release whose whole REST surface is implemented, not the release whose JSON shapes are matched
+# (``Version``). Families still missing (jobs, modalities, peers, archives, modification) keep
+# it at the floor; it is raised as they land.
+API_VERSION = 1
 
 
 async def get_system(request: Request) -> Response:
     context = context_of(request)
     s = context.settings
-    main_tags = {}
-    from ..core.dicom_tags import MAIN_DICOM_TAGS
-
-    for level in ResourceLevel:
-        main_tags[level.title] = ";".join(name for _, name in MAIN_DICOM_TAGS[level])
+    main_tags = {level.title: MAIN_TAGS_SIGNATURE[level] for level in ResourceLevel}
     return OrthancJSONResponse(
         {
             "ApiVersion": API_VERSION,
+            "Capabilities": {"HasExtendedChanges": False, "HasExtendedFind": False},
             "CheckRevisions": False,
             "DatabaseBackendPlugin": None,
-            "DatabaseServerIdentifier": "Orthanc",
+            "DatabaseServerIdentifier": context.server_identifier,
             "DatabaseVersion": 6,
+            "DefaultRetrieveMethod": "C-MOVE",
             "DicomAet": s.dicom_aet,
             "DicomPort": s.dicom_port,
             "HasLabels": False,
@@ -44,7 +44,7 @@ async def get_system(request: Request) -> Response:
             "MaximumStorageSize": s.maximum_storage_size,
             "Name": s.name,
             "OverwriteInstances": s.overwrite_instances,
-            "PluginsEnabled": False,
+            "PluginsEnabled": True,
             "ReadOnly": False,
             "StorageAreaPlugin": None,
             "StorageCompression": s.storage_compression,

@@ -7,6 +7,7 @@ import datetime
 import logging
 import os
 import signal
+import uuid
 
 from pydicom.uid import generate_uid
 from starlette.requests import Request
@@ -43,13 +44,12 @@ def text(content: str) -> Response:
 
 
 async def generate_uid_route(request: Request) -> Response:
-    level_text = request.query_params.get("level")
-    if level_text is None:
-        raise OrthancError(ErrorCode.BadRequest, "Missing argument: level")
     try:
-        level = ResourceLevel.parse(level_text)
-    except ValueError as e:
-        raise OrthancError(ErrorCode.ParameterOutOfRange, f"Unknown resource level: {level_text}") from e
+        level = ResourceLevel.parse(request.query_params.get("level", ""))
+    except ValueError:
+        return Response(status_code=404)  # Orthanc's answer to a missing or unknown level
+    if level is ResourceLevel.PATIENT:
+        return text(str(uuid.uuid4()))  # patient IDs are not DICOM UIDs: Orthanc gives a UUID
     return text(generate_uid(prefix=UID_ROOT + _UID_LEVEL_SUFFIX[level]))
 
 

@@ -80,10 +80,16 @@ class FilesystemStorage:
 
     def _remove_sync(self, uuid: str) -> None:
         path = self.path_of(uuid)
+        # A crash during ``_create_sync`` leaves the temporary file, not the final one: start-up
+        # recovery removes pending UUIDs through here, so both names must go.
+        try:
+            os.unlink(f"{path}.tmp")
+        except FileNotFoundError:
+            pass
         try:
             os.unlink(path)
         except FileNotFoundError:
-            return
+            pass
         # Orthanc removes the two levels of folders once they are empty.
         for folder in (os.path.dirname(path), os.path.dirname(os.path.dirname(path))):
             try:
