@@ -3,10 +3,13 @@
     python -m compat_tests.recorder                 # every scenario
     python -m compat_tests.recorder --only NAME ... # some of them
     python -m compat_tests.recorder --list
+    python -m compat_tests.recorder --force         # rewrite even unchanged recordings
 
 Each scenario gets a fresh Orthanc (new configuration, empty storage and index under /tmp), started
 with ``../shared/tools/orthanc-1.12 CONFIG`` from the repository root and killed afterwards. The
-answers are written to ``fixtures/compat/<name>.json``.
+answers are written to ``fixtures/compat/<name>.json``; a stored recording whose new answers differ
+only in the scenario's volatile values is left untouched. Every recording is checked against its own
+rules, and a rule that matches nothing is reported, so that rules stay precise.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from .model import (
     Rule,
     Scenario,
     encode_response_body,
+    load_fixture,
     response_headers,
     runtime_config,
 )
@@ -126,12 +130,16 @@ def _orthanc_version(client: httpx.Client, config: dict[str, Any]) -> str | None
     return str(response.json().get("Version"))
 
 
-def record_scenario(scenario: Scenario) -> tuple[dict[str, Any], list[str]]:
-    """Run one scenario against a fresh Orthanc; the fixture and the warnings about its rules."""
+def record_scenario(scenario: Scenario, keep_equivalent: bool = True) -> tuple[dict[str, Any], list[str]]:
+    """Run one scenario against a fresh Orthanc; the fixture and the warnings about its rules.
+
+    With ``keep_equivalent``, the stored fixture is returned instead when the new answers only differ
+    from it in the values that the scenario declares volatile."""
     config = scenario.full_config()
     steps_out: list[dict[str, Any]] = []
     warnings: list[str] = []
     used: set[Rule] = set()
+    answers: list[tuple[int, httpx.Headers, bytes]] = []
     with real_orthanc(config) as client:
         version = _orthanc_version(client, config)
         for index, step in enumerate(scenario.steps):
@@ -155,6 +163,7 @@ def record_scenario(scenario: Scenario) -> tuple[dict[str, Any], list[str]]:
                 "body": encode_response_body(response.headers.get("content-type"), response.content),
             }
             steps_out.append(recorded)
+            answers.append((response.status_code, response.headers, response.content))
             if step.compare:
                 # The recording must agree with itself under its own rules (shape rules included).
                 rules = RuleSet(list(scenario.rules) + list(step.rules))
@@ -174,7 +183,34 @@ def record_scenario(scenario: Scenario) -> tuple[dict[str, Any], list[str]]:
         "rules": [rule.to_json() for rule in scenario.rules],
         "steps": steps_out,
     }
+    existing = COMPAT_DIR / f"{scenario.name}.json"
+    if keep_equivalent and existing.exists():
+        previous = json.loads(existing.read_text(encoding="utf-8"))
+        if _same_recording(previous, fixture, answers):
+            return previous, warnings
     return fixture, warnings
+
+
+def _without_responses(fixture: dict[str, Any]) -> dict[str, Any]:
+    steps = [{key: value for key, value in step.items() if key != "response"} for step in fixture["steps"]]
+    return {**fixture, "steps": steps}
+
+
+def _same_recording(previous: dict[str, Any], fixture: dict[str, Any],
+                    answers: list[tuple[int, httpx.Headers, bytes]]) -> bool:
+    """Whether a new recording only differs from the stored one in its declared volatile values,
+    in which case the stored file is kept as it is (no churn in fixtures/compat)."""
+    if _without_responses(previous) != _without_responses(fixture):
+        return False
+    for index, (step, (status, headers, content)) in enumerate(zip(previous["steps"], answers, strict=True)):
+        if not step.get("compare", True):
+            if step["response"] != fixture["steps"][index]["response"]:
+                return False
+            continue
+        rules = RuleSet([Rule.from_json(r) for r in previous["rules"] + step.get("rules", [])])
+        if compare_response(index, step, status, headers, content, rules):
+            return False
+    return True
 
 
 def write_fixture(fixture: dict[str, Any]) -> Path:
@@ -190,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Record compatibility scenarios against the real Orthanc")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="record only these scenarios")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    parser.add_argument("--force", action="store_true",
+                        help="rewrite fixtures even when only their volatile values changed")
     args = parser.parse_args(argv)
 
     by_name = {scenario.name: scenario for scenario in SCENARIOS}
@@ -222,10 +260,14 @@ def main(argv: list[str] | None = None) -> int:
     warning_count = 0
     for scenario in selected:
         t0 = time.monotonic()
-        fixture, warnings = record_scenario(scenario)
-        write_fixture(fixture)
+        fixture, warnings = record_scenario(scenario, keep_equivalent=not args.force)
+        path = COMPAT_DIR / f"{scenario.name}.json"
+        state = "same"
+        if not path.exists() or load_fixture(path) != fixture:
+            write_fixture(fixture)
+            state = "NEW "
         statuses = " ".join(str(step["response"]["status"]) for step in fixture["steps"])
-        print(f"{scenario.name:45} {time.monotonic() - t0:5.2f}s  {statuses}")
+        print(f"{scenario.name:45} {time.monotonic() - t0:5.2f}s {state} {statuses}")
         for warning in warnings:
             print(f"    WARNING {warning}")
         warning_count += len(warnings)

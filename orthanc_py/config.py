@@ -78,6 +78,7 @@ class Settings:
     http_describe_errors: bool = True
     maximum_storage_size: int = 0  # MB
     maximum_patient_count: int = 0
+    maximum_storage_mode: str = "Recycle"  # or "Reject"
     stable_age: int = 60
     raw: dict[str, Any] = field(default_factory=dict)
     # Not configuration keys: where the configuration came from, and command-line switches.
@@ -119,6 +120,7 @@ KEYS: dict[str, tuple[str, type]] = {
     "HttpDescribeErrors": ("http_describe_errors", bool),
     "MaximumStorageSize": ("maximum_storage_size", int),
     "MaximumPatientCount": ("maximum_patient_count", int),
+    "MaximumStorageMode": ("maximum_storage_mode", str),
     "StableAge": ("stable_age", int),
 }
 
@@ -143,6 +145,7 @@ KEY_DOCS: dict[str, str] = {
     "HttpDescribeErrors": "Put a JSON description of the error in the body of failed REST calls",
     "MaximumStorageSize": "Maximum size of the storage in MB, oldest patients recycled first (0 = no limit)",
     "MaximumPatientCount": "Maximum number of patients, oldest recycled first (0 = no limit)",
+    "MaximumStorageMode": "What a full storage does: \"Recycle\" the oldest unprotected patients, or \"Reject\" new ones",
     "StableAge": "Seconds without a new instance before a patient, study or series becomes stable",
 }
 
@@ -159,6 +162,7 @@ _SAMPLE_LAYOUT: list[tuple[str, list[str]]] = [
             "StorageCompression",
             "MaximumStorageSize",
             "MaximumPatientCount",
+            "MaximumStorageMode",
             "OverwriteInstances",
             "StoreMD5ForAttachments",
         ],
@@ -637,6 +641,12 @@ def _check_value(key: str, value: Any, expected: type) -> Any:
         raise ConfigurationError(
             f'The configuration option "{key}" has an unknown value "{value}" '
             f"(allowed: {', '.join(ENCODINGS)})",
+            ERROR_PARAMETER_OUT_OF_RANGE,
+            key,
+        )
+    if key == "MaximumStorageMode" and value not in ("Recycle", "Reject"):
+        raise ConfigurationError(
+            f'The configuration option "{key}" must be "Recycle" or "Reject", not "{value}"',
             ERROR_PARAMETER_OUT_OF_RANGE,
             key,
         )

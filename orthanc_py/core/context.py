@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..config import Settings
-from ..index.base import Attachment, Index, ResourceRow
+from ..index.base import Attachment, Deletion, Index, ResourceRow, Transaction
 from ..storage import compression
 from ..storage.base import FileContentType, StorageArea
 from .changes import STABLE_CHANGE, ChangeEvent, ChangeFeed, StabilityMonitor, now_iso, run_every
@@ -131,6 +131,9 @@ class ServerContext:
         except BaseException:
             await self._discard_file(attachment.uuid)
             raise
+        events, recycled = events
+        for deletion in recycled:
+            await self._finish_deletion(deletion)
         if events is None:  # another writer stored the same instance meanwhile
             await self._discard_file(attachment.uuid)
             return StoreResult("AlreadyStored", parsed)
@@ -141,13 +144,15 @@ class ServerContext:
 
     async def _index_instance(
         self, parsed: ParsedInstance, attachment: Attachment, origin: RequestOrigin
-    ) -> list[ChangeEvent] | None:
+    ) -> tuple[list[ChangeEvent] | None, list[Deletion]]:
         ids = parsed.ids
         now = now_iso()
         async with self.index.transaction(write=True) as tx:
+            if await tx.lookup(ids.instance) is not None:
+                return None, []
+            recycled = await self._make_room(tx, parsed, attachment.compressed_size)
             created = await tx.create_instance(ids)
-            if not created.is_new_instance:
-                return None
+            await tx.touch_patient(created.patient_id)
             internal = {
                 ResourceLevel.PATIENT: created.patient_id,
                 ResourceLevel.STUDY: created.study_id,
@@ -178,7 +183,36 @@ class ServerContext:
             order += [lvl for lvl in (ResourceLevel.SERIES, ResourceLevel.STUDY, ResourceLevel.PATIENT) if lvl in created.created]
             events = [ChangeEvent(_NEW_CHANGE[lvl], lvl, ids.public_id(lvl), now) for lvl in order]
             await tx.log_changes([(int(e.change_type), internal[e.level], e.level, now) for e in events])
-        return events
+        return events, recycled
+
+    async def _make_room(self, tx: Transaction, parsed: ParsedInstance, size: int) -> list[Deletion]:
+        """Orthanc's recycling: delete the oldest unprotected patients until the new instance fits
+        ``MaximumPatientCount`` and ``MaximumStorageSize``; ``Reject`` mode refuses it instead."""
+        s = self.settings
+        if not (s.maximum_patient_count or s.maximum_storage_size):
+            return []
+        patient = await tx.lookup(parsed.ids.patient)
+        deletions: list[Deletion] = []
+        while True:
+            full = bool(
+                s.maximum_patient_count
+                and patient is None
+                and await tx.count_resources(ResourceLevel.PATIENT) >= s.maximum_patient_count
+            )
+            if not full and s.maximum_storage_size:
+                used = (await tx.size_totals(None)).disk_size
+                full = used + size > s.maximum_storage_size * 1024 * 1024
+            if not full:
+                return deletions
+            victim = None if s.maximum_storage_mode == "Reject" else await tx.oldest_recyclable_patient(
+                patient.internal_id if patient else None
+            )
+            if victim is None:
+                raise OrthancError(ErrorCode.FullStorage)
+            logger.info("Recycling the oldest patient to make room for a new instance")
+            deletion = await tx.delete_resource(victim)
+            await tx.add_pending_files([a.uuid for a in deletion.attachments])
+            deletions.append(deletion)
 
     def _instance_metadata(
         self, instance_id: int, parsed: ParsedInstance, origin: RequestOrigin, now: str
@@ -252,6 +286,11 @@ class ServerContext:
         async with self.index.transaction(write=True) as tx:
             deletion = await tx.delete_resource(row.internal_id)
             await tx.add_pending_files([a.uuid for a in deletion.attachments])
+        await self._finish_deletion(deletion)
+        return deletion.remaining_ancestor
+
+    async def _finish_deletion(self, deletion: Deletion) -> None:
+        """After the index committed a deletion: remove the files, then their pending marks."""
         for attachment in deletion.attachments:
             try:
                 await self.storage.remove(attachment.uuid, attachment.content_type)
@@ -265,7 +304,6 @@ class ServerContext:
         await self.changes.publish(
             [ChangeEvent(ChangeType.DELETED, d.level, d.public_id, now) for d in deletion.deleted]
         )
-        return deletion.remaining_ancestor
 
     # --- stability
 

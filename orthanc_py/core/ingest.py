@@ -12,6 +12,7 @@ import io
 from dataclasses import dataclass
 
 import pydicom
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
@@ -84,7 +85,7 @@ def transfer_syntax_of(dataset: Dataset) -> str:
 def parse_instance(data: bytes, default_encoding: str = "latin_1") -> ParsedInstance:
     stream = io.BytesIO(data)
     dataset = read_dataset(data, stream=stream)
-    if len(dataset) == 0:
+    if len(dataset) == 0 or _is_truncated(dataset, data, stream.tell()):
         raise OrthancError(
             ErrorCode.BadFileFormat, f"Cannot parse an invalid DICOM file (size: {len(data)} bytes)"
         )
@@ -135,6 +136,19 @@ def parse_instance(data: bytes, default_encoding: str = "latin_1") -> ParsedInst
         pixel_data_offset=offset,
         pixel_data_vr=vr,
     )
+
+
+def _is_truncated(dataset: Dataset, data: bytes, position: int) -> bool:
+    """pydicom stops quietly at a cut-off element; DCMTK (and so Orthanc) refuses the file."""
+    if position < len(data):
+        return False  # stopped on the Pixel Data element
+    keys = list(dataset.keys())
+    if not keys:
+        return True
+    last = dataset.get_item(keys[-1])
+    if not isinstance(last, RawDataElement) or last.length == 0xFFFFFFFF or last.value is None:
+        return False
+    return len(last.value) < last.length or last.value_tell + last.length < len(data)
 
 
 def _pixel_data_position(data: bytes, position: int, transfer_syntax: str) -> tuple[int | None, str | None]:

@@ -16,6 +16,9 @@ Orthanc sources replicated here (Orthanc 1.5 … 1.12, ``OrthancServer/Sources/S
   applies to its *identifier* tags (``DicomIdentifiers`` table). Because Orthanc's answer is
   "prefilter AND IsMatch", that prefilter is visible to clients for those tags (see
   :data:`ORTHANC_IDENTIFIER_TAGS`), and :meth:`TagConstraint.matches` replicates it.
+* ``ISqlLookupFormatter`` on ``MainDicomTags`` with Orthanc's built-in SQLite index — opt-in
+  (``is_main_tag=True``): there a case-insensitive comparison is ``lower(value) = lower(?)`` and
+  SQLite's ``lower()`` only folds ASCII, so non-ASCII letters must have the same case.
 * ``Toolbox::ToUpperCaseWithAccents`` — the case folding of case-insensitive comparisons
   (:func:`fold_case`). Despite its name it does **not** strip accents: it upper-cases every
   character one by one, accented ones included (``"é"`` matches ``"É"`` but not ``"E"``).
@@ -70,6 +73,7 @@ __all__ = [
     "normalize_identifier",
     "parse_constraint",
     "parse_dicom_constraint",
+    "sqlite_lower",
     "wildcard_match",
     "wildcard_to_like",
     "wildcard_to_regex",
@@ -211,6 +215,14 @@ def normalize_identifier(value: str) -> str:
         elif " " <= ch <= "~":  # ASCII, not a control character, no whitespace but " "
             out.append(ch)
     return "".join(out).upper().strip(" ")
+
+
+_ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def sqlite_lower(value: str) -> str:
+    """SQLite's built-in ``lower()``: ASCII letters only (``"ÉCOLE"`` → ``"École"``)."""
+    return value.translate(_ASCII_LOWER)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -390,7 +402,8 @@ class TagConstraint:
     ``case_sensitive`` false compares :func:`fold_case` of both sides. ``mandatory`` false lets a
     resource without the tag match (Orthanc's ``IsMandatory``; every ``/tools/find`` and C-FIND
     constraint is mandatory). ``is_identifier`` adds Orthanc's ``DicomIdentifiers`` prefilter (see
-    :data:`ORTHANC_IDENTIFIER_TAGS`, :meth:`matches`).
+    :data:`ORTHANC_IDENTIFIER_TAGS`, :meth:`matches`); ``is_main_tag`` adds the prefilter of
+    Orthanc's built-in SQLite index on other main DICOM tags (ignored for identifiers).
 
     Like Orthanc's constructor (``AssignSingleValue``), a ``*`` or ``?`` in the operand of a
     non-wildcard, non-list constraint raises :class:`ConstraintError`.
@@ -402,10 +415,12 @@ class TagConstraint:
     case_sensitive: bool
     mandatory: bool = True
     is_identifier: bool = False
+    is_main_tag: bool = False
     # Precomputed comparison keys (fold_case'd when case-insensitive) and identifier keys.
     _keys: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _key_set: frozenset[str] = field(init=False, repr=False, compare=False)
     _id_keys: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _sqlite_keys: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.tag <= 0xFFFFFFFF:
@@ -433,6 +448,7 @@ class TagConstraint:
         object.__setattr__(self, "_keys", keys)
         object.__setattr__(self, "_key_set", frozenset(keys))
         object.__setattr__(self, "_id_keys", tuple(normalize_identifier(v) for v in values))
+        object.__setattr__(self, "_sqlite_keys", tuple(sqlite_lower(v) for v in values))
 
     # -- accessors ---------------------------------------------------------------------------------
 
@@ -496,13 +512,19 @@ class TagConstraint:
           exactly, wildcards as SQL LIKE with ``?`` = any character). This only changes answers in
           corner cases, e.g. PatientID ``"A_"`` does not match the wildcard ``"A?"`` in Orthanc
           (``"A"`` NOT LIKE ``'A_'``) though ``"AB"`` does.
+        * Else if ``is_main_tag`` and the constraint is case-insensitive: additionally, Orthanc's
+          SQLite prefilter ``lower(value) <op> lower(?)`` must hold with SQLite's ASCII-only
+          ``lower()`` (:func:`sqlite_lower`): ``"réé"`` matches ``"RÉÉ"`` only without this flag.
+          (Case-sensitive main-tag prefilters never reject what ``IsMatch`` accepts.)
         """
         if value is None:
             return not self.mandatory
         if not self._match_value(value if self.case_sensitive else fold_case(value)):
             return False
         if self.is_identifier:
-            return self._match_identifier_index(normalize_identifier(value))
+            return self._match_index(normalize_identifier(value), self._id_keys)
+        if self.is_main_tag and not self.case_sensitive:
+            return self._match_index(sqlite_lower(value), self._sqlite_keys)
         return True
 
     def _match_value(self, key: str) -> bool:
@@ -520,17 +542,17 @@ class TagConstraint:
             return key >= keys[0]
         return key <= keys[0]  # SMALLER_OR_EQUAL
 
-    def _match_identifier_index(self, key: str) -> bool:
-        # ISqlLookupFormatter on DicomIdentifiers: values normalized, compared case-sensitively.
+    def _match_index(self, key: str, keys: tuple[str, ...]) -> bool:
+        # ISqlLookupFormatter's predicate, on keys normalized for the index being emulated:
+        # normalize_identifier (DicomIdentifiers) or sqlite_lower (case-insensitive MainDicomTags).
         kind = self.kind
-        keys = self._id_keys
         if kind is ConstraintKind.EQUAL:
             return key == keys[0]
         if kind is ConstraintKind.LIST:
             return key in keys
         if kind is ConstraintKind.WILDCARD:
-            # The normalized pattern has no "%" or "_" left (turned into spaces), so the LIKE
-            # pattern is the wildcard with "*" → "%" and "?" → "_". A lone "*" only checks presence.
+            # LIKE with "*" → "%", "?" → "_" (literal "%", "_" escaped). A lone "*" only checks
+            # presence. SQLite's LIKE folds ASCII case, which the keys already do.
             return keys[0] == "*" or wildcard_match(key, keys[0], question_mark_any=True)
         if kind is ConstraintKind.RANGE:
             return keys[0] <= key <= keys[1]
@@ -548,13 +570,13 @@ class TagConstraint:
         * Equal → ``=``; SmallerOrEqual → ``<=``; GreaterOrEqual → ``>=``; Range → ``BETWEEN lo
           AND hi``; List → ``IN (...)``; Wildcard → ``LIKE`` (:func:`wildcard_to_like`, ``ESCAPE
           '\\'``); the universal ``*`` gives ``LIKE '%'`` (present, any value).
-        * ``exact`` is false for identifier constraints (the ``DicomIdentifiers`` part of
-          :meth:`matches` is not expressed) and for wildcards containing ``?`` (SQL ``_`` also
-          accepts non-ASCII characters).
+        * ``exact`` is false for identifier constraints and case-insensitive ``is_main_tag`` ones
+          (the emulated Orthanc index prefilter of :meth:`matches` is not expressed), and for
+          wildcards containing ``?`` (SQL ``_`` also accepts non-ASCII characters).
         """
         column = SearchColumn.RAW if self.case_sensitive else SearchColumn.FOLDED
         keys = self._keys
-        exact = not self.is_identifier
+        exact = not self.is_identifier and not (self.is_main_tag and not self.case_sensitive)
         allow_missing = not self.mandatory
         kind = self.kind
         if kind is ConstraintKind.EQUAL:
@@ -598,6 +620,7 @@ def parse_constraint(
     case_sensitive: bool,
     *,
     is_identifier: bool = False,
+    is_main_tag: bool = False,
     mandatory: bool = True,
 ) -> TagConstraint | None:
     """Orthanc's ``DatabaseLookup::AddRestConstraint`` (``/tools/find``; QIDO-RS goes through it too).
@@ -607,14 +630,17 @@ def parse_constraint(
     as in Orthanc's ``/tools/find`` (its ``CaseSensitive`` field, default **false**); the PN-only
     rule of DICOM is :func:`parse_dicom_constraint`. ``vr`` is the tag's dictionary VR (``"DA"``,
     ``"PN"``, …; anything else, e.g. ``"UN"`` or ``"US or SS"``, is neither a date nor a wildcard
-    VR). Raises :class:`ConstraintError` where Orthanc raises ``ParameterOutOfRange``.
+    VR). ``is_identifier``/``is_main_tag`` select which Orthanc index prefilter to reproduce (see
+    :class:`TagConstraint`): pass ``is_orthanc_identifier(tag)`` and, to answer exactly like Orthanc
+    with its default SQLite index, whether the tag is a main DICOM tag stored in the index.
+    Raises :class:`ConstraintError` where Orthanc raises ``ParameterOutOfRange``.
     """
     if query_value == "":
         return None
     vr = _normalize_vr(vr)
 
     def make(kind: ConstraintKind, values: Iterable[str]) -> TagConstraint:
-        return TagConstraint(tag, kind, tuple(values), case_sensitive, mandatory, is_identifier)
+        return TagConstraint(tag, kind, tuple(values), case_sensitive, mandatory, is_identifier, is_main_tag)
 
     if vr in DATE_TIME_VRS and "-" in query_value:
         lower, _, upper = query_value.partition("-")
@@ -639,6 +665,7 @@ def parse_dicom_constraint(
     case_sensitive_pn: bool,
     *,
     is_identifier: bool = False,
+    is_main_tag: bool = False,
     mandatory: bool = True,
 ) -> TagConstraint | None:
     """Orthanc's ``DatabaseLookup::AddDicomConstraint`` (C-FIND SCP).
@@ -652,5 +679,11 @@ def parse_dicom_constraint(
         raise ConstraintError(f"Cannot match on the sequence {format_tag(tag)}")
     case_sensitive = case_sensitive_pn if vr == "PN" else True
     return parse_constraint(
-        tag, vr, query_value, case_sensitive, is_identifier=is_identifier, mandatory=mandatory
+        tag,
+        vr,
+        query_value,
+        case_sensitive,
+        is_identifier=is_identifier,
+        is_main_tag=is_main_tag,
+        mandatory=mandatory,
     )

@@ -416,6 +416,19 @@ class SQLiteTransaction:
         else:
             await self.conn.execute("DELETE FROM protected_patients WHERE internal_id=?", (patient_id,))
 
+    async def touch_patient(self, patient_id: int) -> None:
+        await self.conn.execute("DELETE FROM patient_recycling_order WHERE patient_id=?", (patient_id,))
+        await self.conn.execute("INSERT INTO patient_recycling_order (patient_id) VALUES (?)", (patient_id,))
+
+    async def oldest_recyclable_patient(self, excluded_patient_id: int | None) -> int | None:
+        r = await self._one(
+            "SELECT o.patient_id FROM patient_recycling_order o "
+            "WHERE o.patient_id <> ? AND NOT EXISTS "
+            "(SELECT 1 FROM protected_patients p WHERE p.internal_id = o.patient_id) ORDER BY o.seq LIMIT 1",
+            (excluded_patient_id if excluded_patient_id is not None else -1,),
+        )
+        return int(r[0]) if r else None
+
     # --- pending files
     async def add_pending_files(self, uuids: list[str]) -> None:
         await self.conn.executemany("INSERT INTO pending_files (uuid) VALUES (?)", [(u,) for u in uuids])

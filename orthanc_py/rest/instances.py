@@ -63,7 +63,7 @@ async def upload_instances(request: Request) -> Response:
     members = await context.run_cpu(_zip_members, body) if body.startswith(b"PK") else None
     if members is None:
         if not body:
-            raise OrthancError(ErrorCode.BadFileFormat, "Empty request body")
+            raise OrthancError(ErrorCode.BadFileFormat, "Received an empty DICOM file")
         result = await context.store(body, origin)
         return OrthancJSONResponse(store_answer(result))
     answers = []

@@ -21,7 +21,9 @@ LEVELS = {level.plural: level for level in ResourceLevel}
 
 
 def level_of(request: Request) -> ResourceLevel:
-    return LEVELS[request.path_params["level"]]
+    """The level named by the route (``/{level}/…``), or by the first segment of a fixed path."""
+    name = request.path_params.get("level") or request.url.path.strip("/").split("/")[0]
+    return LEVELS[name]
 
 
 def parse_int(params: Any, name: str, default: int = 0) -> int:
@@ -197,7 +199,7 @@ async def put_protected(request: Request) -> Response:
 _LEVEL = "{level:level}"
 
 routes = [
-    Route(f"/{_LEVEL}", list_resources, methods=["GET"]),
+    *(Route(f"/{level.plural}", list_resources, methods=["GET"]) for level in ResourceLevel),
     Route(f"/{_LEVEL}/{{id}}", get_resource, methods=["GET"]),
     Route(f"/{_LEVEL}/{{id}}", delete_resource, methods=["DELETE"]),
     Route(f"/{_LEVEL}/{{id}}/statistics", resource_statistics, methods=["GET"]),

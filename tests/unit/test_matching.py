@@ -40,6 +40,7 @@ from orthanc_py.core.matching import (
     normalize_identifier,
     parse_constraint,
     parse_dicom_constraint,
+    sqlite_lower,
     wildcard_match,
     wildcard_to_like,
     wildcard_to_regex,
@@ -68,13 +69,16 @@ def c(
     cs: bool = True,
     mandatory: bool = True,
     identifier: bool = False,
+    main: bool = False,
     tag: int = PATIENT_NAME,
 ) -> TagConstraint:
-    return TagConstraint(tag, kind, values, cs, mandatory, identifier)
+    return TagConstraint(tag, kind, values, cs, mandatory, identifier, main)
 
 
-def parse(tag: int, vr: str, value: str, cs: bool = True, identifier: bool = False) -> TagConstraint:
-    result = parse_constraint(tag, vr, value, cs, is_identifier=identifier)
+def parse(
+    tag: int, vr: str, value: str, cs: bool = True, identifier: bool = False, main: bool = False
+) -> TagConstraint:
+    result = parse_constraint(tag, vr, value, cs, is_identifier=identifier, is_main_tag=main)
     assert result is not None
     return result
 
@@ -507,6 +511,22 @@ def test_identifier_prefilter_quirks() -> None:
     assert parse(STUDY_DATE, "DA", "20120101-20121231", identifier=True).matches("20120601")
 
 
+def test_sqlite_main_tag_prefilter() -> None:
+    assert sqlite_lower("ÉCOLE Réé") == "École réé"
+    # Orthanc + SQLite: lower(value) LIKE lower('%réé%') only folds ASCII letters.
+    assert parse(SERIES_DESCRIPTION, "LO", "*réé*", cs=False).matches("THORAX RÉÉVALUATION")
+    assert not parse(SERIES_DESCRIPTION, "LO", "*réé*", cs=False, main=True).matches("THORAX RÉÉVALUATION")
+    assert parse(SERIES_DESCRIPTION, "LO", "*thorax réé*", cs=False, main=True).matches("THORAX réévaluation")
+    assert not parse(SERIES_DESCRIPTION, "LO", "école", cs=False, main=True).matches("ÉCOLE")
+    assert parse(SERIES_DESCRIPTION, "LO", "École", cs=False, main=True).matches("ÉCOLE")
+    assert parse(SERIES_DESCRIPTION, "LO", "a-é\\b", cs=False, main=True).matches("A-é")
+    # case-sensitive main tags and identifiers are unaffected
+    assert not parse(SERIES_DESCRIPTION, "LO", "*réé*", cs=True, main=True).matches("THORAX RÉÉVALUATION")
+    assert parse(PATIENT_NAME, "PN", "müller*", cs=False, identifier=True, main=True).matches("MÜLLER^JÖRG")
+    assert not parse(SERIES_DESCRIPTION, "LO", "x", cs=False, main=True).sql_hint().exact
+    assert parse(SERIES_DESCRIPTION, "LO", "x", cs=True, main=True).sql_hint().exact
+
+
 def test_str_mimics_orthanc_format() -> None:
     assert str(c(K.EQUAL, "HELLO")) == "0010,0010 == HELLO"
     assert str(c(K.WILDCARD, "*Doe*")) == "0010,0010 ~~ *Doe*"
@@ -651,6 +671,7 @@ def constraints(draw: st.DrawFn) -> TagConstraint:
     cs = draw(st.booleans())
     mandatory = draw(st.booleans())
     identifier = draw(st.booleans())
+    main = draw(st.booleans())
     if kind is K.LIST:
         values = tuple(draw(st.lists(text_st, min_size=1, max_size=3)))
     elif kind is K.RANGE:
@@ -659,7 +680,7 @@ def constraints(draw: st.DrawFn) -> TagConstraint:
         values = (draw(text_st),)
     else:
         values = (draw(plain_text_st),)
-    return TagConstraint(PATIENT_NAME, kind, values, cs, mandatory, identifier)
+    return TagConstraint(PATIENT_NAME, kind, values, cs, mandatory, identifier, main)
 
 
 def instantiate(pattern: str, draw: st.DrawFn) -> str:
@@ -736,20 +757,20 @@ def test_lone_star_matches_every_present_value(
     assert con.matches(None) == (not mandatory)
 
 
-@given(plain_text_st, st.booleans(), st.booleans())
-def test_value_matches_itself(value: str, cs: bool, identifier: bool) -> None:
-    assert c(K.EQUAL, value, cs=cs, identifier=identifier).matches(value)
-    assert c(K.WILDCARD, value, cs=cs, identifier=identifier).matches(value)
-    assert c(K.LIST, value, cs=cs, identifier=identifier).matches(value)
+@given(plain_text_st, st.booleans(), st.booleans(), st.booleans())
+def test_value_matches_itself(value: str, cs: bool, identifier: bool, main: bool) -> None:
+    assert c(K.EQUAL, value, cs=cs, identifier=identifier, main=main).matches(value)
+    assert c(K.WILDCARD, value, cs=cs, identifier=identifier, main=main).matches(value)
+    assert c(K.LIST, value, cs=cs, identifier=identifier, main=main).matches(value)
     if value and "\\" not in value:
-        assert parse(PATIENT_ID, "LO", value, cs=cs, identifier=identifier).matches(value)
+        assert parse(PATIENT_ID, "LO", value, cs=cs, identifier=identifier, main=main).matches(value)
 
 
-@given(plain_text_st, plain_text_st, text_st, st.booleans(), st.booleans())
-def test_list_is_a_disjunction(a: str, b: str, value: str, cs: bool, identifier: bool) -> None:
-    listed = c(K.LIST, a, b, cs=cs, identifier=identifier)
-    either = c(K.EQUAL, a, cs=cs, identifier=identifier).matches(value) or c(
-        K.EQUAL, b, cs=cs, identifier=identifier
+@given(plain_text_st, plain_text_st, text_st, st.booleans(), st.booleans(), st.booleans())
+def test_list_is_a_disjunction(a: str, b: str, value: str, cs: bool, identifier: bool, main: bool) -> None:
+    listed = c(K.LIST, a, b, cs=cs, identifier=identifier, main=main)
+    either = c(K.EQUAL, a, cs=cs, identifier=identifier, main=main).matches(value) or c(
+        K.EQUAL, b, cs=cs, identifier=identifier, main=main
     ).matches(value)
     assert listed.matches(value) == either
     assert listed.matches(a) and listed.matches(b)
@@ -758,18 +779,11 @@ def test_list_is_a_disjunction(a: str, b: str, value: str, cs: bool, identifier:
 @given(constraint_and_value())
 def test_case_insensitive_matching_ignores_ascii_case(case: tuple[TagConstraint, str]) -> None:
     con, value = case
-    insensitive = TagConstraint(con.tag, con.kind, con.values, False, con.mandatory, con.is_identifier)
+    insensitive = dataclasses.replace(con, case_sensitive=False)
     expected = insensitive.matches(value)
     for variant in (ascii_swapcase(value), value.upper() if value.isascii() else value, ascii_lower(value)):
         assert insensitive.matches(variant) == expected
-    swapped = TagConstraint(
-        con.tag,
-        con.kind,
-        tuple(ascii_swapcase(v) for v in con.values),
-        False,
-        con.mandatory,
-        con.is_identifier,
-    )
+    swapped = dataclasses.replace(insensitive, values=tuple(ascii_swapcase(v) for v in con.values))
     assert swapped.matches(value) == expected
 
 
@@ -892,7 +906,10 @@ def test_recorded_orthanc_find_answers(
     pydicom = pytest.importorskip("pydicom")
     from pydicom.datadict import dictionary_VR, tag_for_keyword
 
+    from orthanc_py.core.dicom_tags import MAIN_DICOM_TAGS
     from orthanc_py.core.identifiers import hash_public_id
+
+    main_tags = {tag for tags in MAIN_DICOM_TAGS.values() for tag, _ in tags}
 
     case_sensitive = bool(query.get("CaseSensitive", False))
     constraints: list[TagConstraint] = []
@@ -904,7 +921,12 @@ def test_recorded_orthanc_find_answers(
             if tag is None:
                 pytest.skip("unknown tag name (REST-level error)")
             con = parse_constraint(
-                tag, dictionary_VR(tag), text, case_sensitive, is_identifier=is_orthanc_identifier(tag)
+                tag,
+                dictionary_VR(tag),
+                text,
+                case_sensitive,
+                is_identifier=is_orthanc_identifier(tag),
+                is_main_tag=tag in main_tags,
             )
             if con is not None:
                 constraints.append(con)

@@ -47,6 +47,12 @@ CREATE TABLE changes (
 );
 CREATE INDEX changes_resource ON changes(internal_id);
 
+-- Patients in the order they last received an instance: the first is recycled first.
+CREATE TABLE patient_recycling_order (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  patient_id INTEGER NOT NULL UNIQUE REFERENCES resources(internal_id) ON DELETE CASCADE
+);
+
 CREATE TABLE protected_patients (
   internal_id INTEGER PRIMARY KEY REFERENCES resources(internal_id) ON DELETE CASCADE
 );
