@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .model import Rule, encode_response_body, media_type, response_headers
+from .model import ABSENT, Rule, encode_response_body, media_type, response_headers
 
 PathKey = str | int
 
@@ -155,6 +155,10 @@ def diff_json(
     expected: Any, got: Any, rules: RuleSet, path: tuple[PathKey, ...] = ()
 ) -> list[tuple[str, Any, Any, str]]:
     """Differences as (path, expected, got, reason)."""
+    deviation = rules.find(path, ("deviation",))
+    if deviation is not None:
+        wanted = json.loads(deviation.value or "null")
+        return [] if wanted == got else [(format_path(path), wanted, got, "deviation")]
     rule = rules.find(path, ("volatile", "shape"))
     if rule is not None:
         if rule.kind == "shape" and not shape_matches(rule.pattern or "", got):
@@ -167,9 +171,14 @@ def diff_json(
         out = []
         for key in expected:
             if key not in got:
+                if _deliberately_absent(rules, path + (key,)):
+                    continue
                 out.append((format_path(path + (key,)), expected[key], "<missing>", "missing key"))
         for key in got:
             if key not in expected:
+                if rules.find(path + (key,), ("deviation",)) is not None:
+                    out.extend(diff_json(None, got[key], rules, path + (key,)))
+                    continue
                 out.append((format_path(path + (key,)), "<absent>", got[key], "unexpected key"))
         for key in expected:
             if key in got:
@@ -201,6 +210,19 @@ def diff_json(
     return []
 
 
+def _deliberately_absent(rules: RuleSet, path: tuple[PathKey, ...]) -> bool:
+    rule = rules.find(path, ("deviation",))
+    return rule is not None and json.loads(rule.value or "null") == ABSENT
+
+
+def _status_deviation(rules: RuleSet) -> int | None:
+    for rule, _ in rules.rules:
+        if rule.kind == "deviation" and rule.path == "status":
+            rules.used.add(rule)
+            return int(json.loads(rule.value or "0"))
+    return None
+
+
 # --------------------------------------------------------------------------- whole responses
 
 
@@ -221,8 +243,9 @@ def compare_response(
     def add(where: str, exp: Any, got: Any, reason: str = "") -> None:
         out.append(Difference(step_index, label, where, exp, got, reason))
 
-    if expected["status"] != status:
-        add("status", expected["status"], status)
+    expected_status = _status_deviation(rules) or expected["status"]
+    if expected_status != status:
+        add("status", expected_status, status)
 
     got_headers = response_headers(headers)
     for name in sorted(set(expected["headers"]) | set(got_headers)):

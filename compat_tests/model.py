@@ -64,22 +64,31 @@ class Rule:
     * ``volatile``: the value is not compared, but the field must be present in both answers;
     * ``shape``: the value is not compared, but the value of the answer under test must fully match
       the regular expression ``pattern`` (applied to the text of a scalar);
-    * ``unordered``: the list at ``path`` is compared as a multiset.
+    * ``unordered``: the list at ``path`` is compared as a multiset;
+    * ``deviation``: orthanc_py answers ``value`` (JSON text; ``ABSENT`` for a field it leaves out)
+      instead of what Orthanc answers, on purpose — see ``compat_tests/deviations.py``. The path
+      ``status`` addresses the HTTP status.
     """
 
     path: str
     kind: str = "volatile"
     pattern: str | None = None
+    value: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"path": self.path, "kind": self.kind}
         if self.pattern is not None:
             out["pattern"] = self.pattern
+        if self.value is not None:
+            out["value"] = self.value
         return out
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> Rule:
-        return Rule(data["path"], data.get("kind", "volatile"), data.get("pattern"))
+        return Rule(data["path"], data.get("kind", "volatile"), data.get("pattern"), data.get("value"))
+
+
+ABSENT = "<absent>"
 
 
 def volatile(*paths: str) -> tuple[Rule, ...]:

@@ -14,17 +14,23 @@ from pathlib import Path
 from typing import Any
 
 from .compare import Difference, RuleSet, compare_response
+from .deviations import deviation_rules
 from .model import Rule, load_fixture, request_body_from_json, runtime_config
 
 
-def step_rules(fixture: dict[str, Any], step: dict[str, Any]) -> RuleSet:
-    rules = [Rule.from_json(r) for r in fixture.get("rules", [])]
+def step_rules(fixture: dict[str, Any], step: dict[str, Any], index: int | None = None) -> RuleSet:
+    # Deliberate differences of orthanc_py come first, so they win over the recorded rules.
+    rules = deviation_rules(fixture["name"], index) if index is not None else []
+    rules += [Rule.from_json(r) for r in fixture.get("rules", [])]
     rules += [Rule.from_json(r) for r in step.get("rules", [])]
     return RuleSet(rules)
 
 
-def replay_fixture(fixture: dict[str, Any], client: Any) -> list[Difference]:
-    """Send every recorded request in order; compare the answers of the compared steps."""
+def replay_fixture(fixture: dict[str, Any], client: Any, *, orthanc_py: bool = True) -> list[Difference]:
+    """Send every recorded request in order; compare the answers of the compared steps.
+
+    ``orthanc_py`` applies the deliberate deviations of orthanc_py (``deviations.py``); replaying
+    against the real Orthanc does without them."""
     differences: list[Difference] = []
     for index, step in enumerate(fixture["steps"]):
         request = step["request"]
@@ -46,7 +52,7 @@ def replay_fixture(fixture: dict[str, Any], client: Any) -> list[Difference]:
             continue
         differences.extend(
             compare_response(index, step, response.status_code, response.headers, response.content,
-                             step_rules(fixture, step))
+                             step_rules(fixture, step, index if orthanc_py else None))
         )
     return differences
 

@@ -26,7 +26,7 @@ def run_one(path: Path, against_orthanc: bool) -> tuple[list, str | None]:
             from .recorder import real_orthanc
 
             with real_orthanc(fixture["config"]) as client:
-                return replay_fixture(fixture, client), None
+                return replay_fixture(fixture, client, orthanc_py=False), None
         with tempfile.TemporaryDirectory(prefix="orthanc-py-compat-") as tmp, \
                 orthanc_py_client(fixture, Path(tmp)) as client:
             return replay_fixture(fixture, client), None

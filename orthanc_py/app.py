@@ -68,7 +68,7 @@ async def no_web_ui(request: Request) -> Response:
 
 
 def build_context(settings: Settings) -> ServerContext:
-    index = SQLiteIndex(os.path.join(settings.index_path, "index.sqlite"))
+    index = SQLiteIndex(os.path.join(settings.index_path, "index.sqlite"), read_only=settings.read_only)
     storage = FilesystemStorage(settings.storage_directory)
     return ServerContext(settings, index, storage)
 
@@ -95,6 +95,8 @@ def create_app(settings: Settings) -> Starlette:
         *resource_tags.routes,
         *resources.routes,
     ]
+    if settings.read_only:  # Orthanc does not even offer uploads then
+        route_table = [r for r in route_table if not (r.path == "/instances" and "POST" in (r.methods or ()))]
     route_table += [Route("/", root_redirect, methods=["GET"]), Route("/app/{path:path}", no_web_ui, methods=["GET"])]
     app = Starlette(
         routes=merge_routes(route_table),

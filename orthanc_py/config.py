@@ -79,6 +79,7 @@ class Settings:
     maximum_storage_size: int = 0  # MB
     maximum_patient_count: int = 0
     maximum_storage_mode: str = "Recycle"  # or "Reject"
+    read_only: bool = False
     stable_age: int = 60
     raw: dict[str, Any] = field(default_factory=dict)
     # Not configuration keys: where the configuration came from, and command-line switches.
@@ -121,6 +122,7 @@ KEYS: dict[str, tuple[str, type]] = {
     "MaximumStorageSize": ("maximum_storage_size", int),
     "MaximumPatientCount": ("maximum_patient_count", int),
     "MaximumStorageMode": ("maximum_storage_mode", str),
+    "ReadOnly": ("read_only", bool),
     "StableAge": ("stable_age", int),
 }
 
@@ -145,6 +147,7 @@ KEY_DOCS: dict[str, str] = {
     "HttpDescribeErrors": "Put a JSON description of the error in the body of failed REST calls",
     "MaximumStorageSize": "Maximum size of the storage in MB, oldest patients recycled first (0 = no limit)",
     "MaximumPatientCount": "Maximum number of patients, oldest recycled first (0 = no limit)",
+    "ReadOnly": "Serve the existing index and storage without ever writing to them",
     "MaximumStorageMode": "What a full storage does: \"Recycle\" the oldest unprotected patients, or \"Reject\" new ones",
     "StableAge": "Seconds without a new instance before a patient, study or series becomes stable",
 }
@@ -164,6 +167,7 @@ _SAMPLE_LAYOUT: list[tuple[str, list[str]]] = [
             "MaximumPatientCount",
             "MaximumStorageMode",
             "OverwriteInstances",
+            "ReadOnly",
             "StoreMD5ForAttachments",
         ],
     ),

@@ -40,8 +40,9 @@ def _marks(n: int) -> str:
 
 
 class SQLiteIndex:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
@@ -101,6 +102,12 @@ class SQLiteIndex:
     @asynccontextmanager
     async def transaction(self, *, write: bool = False) -> AsyncIterator[SQLiteTransaction]:
         if write:
+            if self.read_only:
+                raise OrthancError(
+                    ErrorCode.ReadOnly,
+                    "The index is read-only (\"ReadOnly\" configuration option)",
+                    http_status=403,
+                )
             assert self._writer is not None
             async with self._write_lock:
                 conn = self._writer

@@ -45,7 +45,7 @@ async def get_system(request: Request) -> Response:
             "Name": s.name,
             "OverwriteInstances": s.overwrite_instances,
             "PluginsEnabled": True,
-            "ReadOnly": False,
+            "ReadOnly": s.read_only,
             "StorageAreaPlugin": None,
             "StorageCompression": s.storage_compression,
             "UserMetadata": {},

@@ -1,0 +1,86 @@
+"""Where orthanc_py answers differently from the recorded Orthanc on purpose, field by field.
+
+Each entry names the scenario, the step (index in the recording), the field and the value
+orthanc_py gives instead, with the reason. Nothing else of the step is loosened.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .model import ABSENT, Rule
+
+
+@dataclass(frozen=True)
+class Deviation:
+    scenario: str
+    step: int
+    path: str
+    value: Any
+    reason: str
+    kind: str = "deviation"  # or "shape": ``value`` is a regular expression the answer must match
+
+    def rule(self) -> Rule:
+        if self.kind == "shape":
+            return Rule(self.path, "shape", pattern=self.value)
+        return Rule(self.path, "deviation", value=json.dumps(self.value))
+
+
+def _system(scenario: str, step: int) -> list[Deviation]:
+    why_api = (
+        "ApiVersion names the newest Orthanc release whose whole REST surface is implemented; "
+        "clients switch features on it"
+    )
+    return [
+        Deviation(scenario, step, "ApiVersion", 1, why_api),
+        Deviation(scenario, step, "Capabilities.HasExtendedChanges", False, "/changes has no type/to filters yet"),
+        Deviation(scenario, step, "Capabilities.HasExtendedFind", False, "/tools/find has no extended options yet"),
+        Deviation(scenario, step, "HasLabels", False, "labels are not implemented yet"),
+        Deviation(scenario, step, "Implementation", {"Name": "orthanc_py", "Version": "0.1.0"},
+                  "orthanc_py names itself and its version"),
+    ]
+
+
+def _client_error(scenario: str, step: int, status: int, code: int, name: str, details: str) -> list[Deviation]:
+    """Orthanc answers 500 (an internal error) to a client's mistake; orthanc_py answers a 4xx."""
+    reason = "Orthanc answers 500 to malformed input; a clear 4xx tells the client what to fix"
+    phrase = {400: "Bad Request", 403: "Forbidden"}[status]
+    return [
+        Deviation(scenario, step, "status", status, reason),
+        Deviation(scenario, step, "HttpError", phrase, reason),
+        Deviation(scenario, step, "HttpStatus", status, reason),
+        Deviation(scenario, step, "OrthancStatus", code, reason),
+        Deviation(scenario, step, "OrthancError", name, reason),
+        Deviation(scenario, step, "Message", name, reason),
+        Deviation(scenario, step, "Details", details, reason),
+    ]
+
+
+DEVIATIONS: list[Deviation] = [
+    *_system("system", 0),
+    *_system("system-custom-name", 0),
+    *_system("auth-good-password", 0),
+    *_system("readonly", 0),
+    *_system("storage-compression", 18),
+    *_client_error("find-errors", 6, 400, 8, "Bad request", 'Field "Query" is missing, or should be a JSON object'),
+    *[d for d in _client_error("find-non-main-tags", 13, 400, 27, "Unknown DICOM tag", "NotATag")
+      if d.path not in ("Details",)],
+    *[d for d in _client_error("instance-content-special", 16, 400, 27, "Unknown DICOM tag", "zzzz")
+      if d.path not in ("Details",)],
+    *_client_error("readonly", 3, 403, 22, "Cannot modify a read-only data structure",
+                   'The index is read-only ("ReadOnly" configuration option)'),
+    Deviation("tools-dicom-conformance", 0, "$", r"(?s)orthanc_py .* DICOM conformance statement\n.*",
+              "orthanc_py states its own DICOM conformance, not DCMTK's", kind="shape"),
+    Deviation("storage-compression", 17, "TotalUncompressedSize", "18670",
+              "Orthanc also stores a compressed copy of each file up to its pixel data (an extra "
+              "attachment counted here); orthanc_py reads tags from the file itself"),
+]
+
+
+def deviation_rules(scenario: str, step: int) -> list[Rule]:
+    return [d.rule() for d in DEVIATIONS if d.scenario == scenario and d.step == step]
+
+
+__all__ = ["ABSENT", "DEVIATIONS", "Deviation", "deviation_rules"]
