@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
 import hashlib
 import json
 import os
@@ -51,6 +52,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLES_DIR = REPO_ROOT.parent / "shared" / "dicom-samples"
 ORTHANC_TOOL = REPO_ROOT.parent / "shared" / "tools" / "orthanc-1.12"
 REFERENCE_PATH = REPO_ROOT / "fixtures" / "samples" / "reference.json"
+TAGS_PATH = REPO_ROOT / "fixtures" / "samples" / "reference-tags.json.gz"
 FORMAT_VERSION = 1
 STARTUP_TIMEOUT = 60.0  # the first start may build the chroot's caches
 ANSWER_KEYS = ("ID", "ParentPatient", "ParentStudy", "ParentSeries", "Status")
@@ -176,7 +178,7 @@ def observe(client: httpx.Client, instance_id: str) -> dict[str, Any]:
             "PatientOfStudy": study["PatientMainDicomTags"],
             "Patient": patient["MainDicomTags"],
         },
-        "simplified_tags": _json(client.get(f"/instances/{instance_id}/simplified-tags")),
+        "tags": _json(client.get(f"/instances/{instance_id}/tags")),
     }
 
 
@@ -243,10 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     selected = args.only or paths
 
-    previous: dict[str, Any] = {}
+    records: dict[str, Any] = {}
     if args.only and REFERENCE_PATH.exists():
-        previous = json.loads(REFERENCE_PATH.read_text(encoding="utf-8"))["samples"]
-    records: dict[str, Any] = dict(previous)
+        records = load_reference()
     started = time.monotonic()
     with reference_server() as server:
         server.start()
@@ -255,18 +256,33 @@ def main(argv: list[str] | None = None) -> int:
             outcome = "crashes" if records[relative].get("crashes") else records[relative]["status"]
             print(f"[{number}/{len(selected)}] {relative}: {outcome}")
         version = server.version
-    ordered = {path: records[path] for path in paths if path in records}
-    REFERENCE_PATH.parent.mkdir(parents=True, exist_ok=True)
-    document = {
-        "format": FORMAT_VERSION,
-        "recorded_with": f"Orthanc {version}",
-        "samples": ordered,
-    }
-    REFERENCE_PATH.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    size = REFERENCE_PATH.stat().st_size
-    print(f"wrote {REFERENCE_PATH.relative_to(REPO_ROOT)} ({len(ordered)} samples, {size // 1024} KiB) "
-          f"in {time.monotonic() - started:.0f} s")
+    write_reference({path: records[path] for path in paths if path in records}, version)
+    sizes = ", ".join(f"{p.name} {p.stat().st_size // 1024} KiB" for p in (REFERENCE_PATH, TAGS_PATH))
+    print(f"wrote {len(records)} samples ({sizes}) in {time.monotonic() - started:.0f} s")
     return 0
+
+
+def write_reference(records: dict[str, Any], version: str) -> None:
+    """Two files: the readable part (answers, errors, main tags) as JSON, reviewed in diffs, and the
+    whole ``/tags`` of each accepted file, 4 MB of JSON, gzipped (mtime 0: same input, same bytes)."""
+    readable = {path: {k: v for k, v in record.items() if k != "tags"} for path, record in records.items()}
+    tags = {path: record["tags"] for path, record in records.items() if "tags" in record}
+    REFERENCE_PATH.parent.mkdir(parents=True, exist_ok=True)
+    document = {"format": FORMAT_VERSION, "recorded_with": f"Orthanc {version}", "samples": readable}
+    REFERENCE_PATH.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    payload = json.dumps({"format": FORMAT_VERSION, "tags": tags}, ensure_ascii=False, sort_keys=True)
+    with open(TAGS_PATH, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as out:
+        out.write(payload.encode("utf-8"))
+
+
+def load_reference() -> dict[str, Any]:
+    """The recorded samples, each with its ``tags`` (when accepted) merged back in."""
+    records = json.loads(REFERENCE_PATH.read_text(encoding="utf-8"))["samples"]
+    if TAGS_PATH.exists():
+        with gzip.open(TAGS_PATH, "rt", encoding="utf-8") as f:
+            for path, tags in json.load(f)["tags"].items():
+                records[path]["tags"] = tags
+    return dict(records)
 
 
 if __name__ == "__main__":

@@ -105,12 +105,11 @@ class ServerContext:
     async def store(self, data: bytes, origin: RequestOrigin) -> StoreResult:
         parsed = await self.run_cpu(parse_instance, data, _python_encoding(self.settings.default_encoding))
         ids = parsed.ids
-        async with self.index.transaction() as tx:
-            existing = await tx.lookup(ids.instance)
-        if existing is not None:
-            if not self.settings.overwrite_instances:
-                return StoreResult("AlreadyStored", parsed)
-            await self.delete_resource(ResourceLevel.INSTANCE, ids.instance)
+        if self.settings.overwrite_instances:
+            async with self.index.transaction() as tx:
+                existing = await tx.lookup(ids.instance)
+            if existing is not None:
+                await self.delete_resource(ResourceLevel.INSTANCE, ids.instance)
 
         compress = self.settings.storage_compression
         content = await self.run_cpu(compression.compress, data) if compress else data
@@ -123,7 +122,10 @@ class ServerContext:
             uncompressed_md5=parsed.md5,
             compressed_md5=hashlib.md5(content).hexdigest() if compress else parsed.md5,
         )
+        # One short write transaction both checks for a duplicate and marks the file as pending.
         async with self.index.transaction(write=True) as tx:
+            if await tx.lookup(ids.instance) is not None:
+                return StoreResult("AlreadyStored", parsed)
             await tx.add_pending_files([attachment.uuid])
         try:
             await self.storage.create(attachment.uuid, content, FileContentType.DICOM)

@@ -64,7 +64,12 @@ def _plan(query: FindQuery) -> _Plan:
     plan = _Plan()
     for tag, text in query.constraints.items():
         constraint = parse_constraint(
-            tag, vr_of(tag), text, query.case_sensitive, is_identifier=is_orthanc_identifier(tag)
+            tag,
+            vr_of(tag),
+            text,
+            query.case_sensitive,
+            is_identifier=is_orthanc_identifier(tag),
+            is_main_tag=tag in _LEVEL_OF_TAG,
         )
         if constraint is None:
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -19,13 +20,28 @@ import aiosqlite
 
 from ..core.errors import ErrorCode, OrthancError
 from ..core.identifiers import InstanceIdentifiers, ResourceLevel
-from .base import Attachment, Change, CreatedInstance, Deletion, ResourceRow, SizeTotals, TagFilter
 from ..core.matching import normalize_for_search as normalize_value
+from .base import Attachment, Change, CreatedInstance, Deletion, ResourceRow, SizeTotals, TagFilter
+from .sqlite_inline import InlineConnection
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=30000",
+    "PRAGMA cache_size=-65536",
+)
 _PROPERTY_SCHEMA_VERSION = 1
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=30000",
+    "PRAGMA cache_size=-65536",
+)
 # SQLite caps bound parameters (32766 since 3.32); stay well under it.
 _CHUNK = 900
 
@@ -43,8 +59,9 @@ class SQLiteIndex:
     def __init__(self, path: str, *, read_only: bool = False) -> None:
         self.path = path
         self.read_only = read_only
-        self._writer: aiosqlite.Connection | None = None
+        self._writer: InlineConnection | None = None
         self._reader: aiosqlite.Connection | None = None
+        self._checkpoints: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
 
     @property
@@ -53,22 +70,36 @@ class SQLiteIndex:
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA busy_timeout=30000")
-        await conn.execute("PRAGMA cache_size=-65536")
+        for pragma in _PRAGMAS:
+            await conn.execute(pragma)
         return conn
+
+    def _connect_writer(self) -> InlineConnection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        for pragma in _PRAGMAS:
+            conn.execute(pragma)
+        conn.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run in the background (below)
+        return InlineConnection(conn)
 
     async def open(self) -> None:
         folder = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(folder, exist_ok=True)
-        self._writer = await self._connect()
+        self._writer = self._connect_writer()
         await self._migrate(self._writer)
         self._reader = await self._connect()
-        await self._reader.execute("PRAGMA query_only=ON")
+        self._checkpoints = asyncio.create_task(self._checkpoint_periodically())
 
-    async def _migrate(self, conn: aiosqlite.Connection) -> None:
+    async def _checkpoint_periodically(self) -> None:
+        """Copy the WAL back into the database from the reader's thread, off the event loop."""
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                if self._reader is not None:
+                    await self._reader.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except Exception:  # a busy database just means: next time
+                logger.debug("WAL checkpoint postponed", exc_info=True)
+
+    async def _migrate(self, conn: InlineConnection) -> None:
         async with conn.execute(
             "SELECT name FROM sqlite_master WHERE type='table' AND name='global_properties'"
         ) as cursor:
@@ -94,10 +125,20 @@ class SQLiteIndex:
             )
 
     async def close(self) -> None:
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                await conn.close()
-        self._reader = self._writer = None
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()
+            try:
+                await self._checkpoints
+            except asyncio.CancelledError:
+                pass
+            self._checkpoints = None
+        if self._reader is not None:
+            await self._reader.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            await self._reader.close()
+        if self._writer is not None:
+            await self._writer.close()
+        self._reader = None
+        self._writer = None
 
     @asynccontextmanager
     async def transaction(self, *, write: bool = False) -> AsyncIterator[SQLiteTransaction]:
@@ -133,7 +174,7 @@ _RESOURCE_COLUMNS = "internal_id, level, public_id, parent_id"
 
 
 class SQLiteTransaction:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection | InlineConnection) -> None:
         self.conn = conn
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
