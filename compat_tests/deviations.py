@@ -37,7 +37,6 @@ def _system(scenario: str, step: int) -> list[Deviation]:
         Deviation(scenario, step, "ApiVersion", 1, why_api),
         Deviation(scenario, step, "Capabilities.HasExtendedChanges", False, "/changes has no type/to filters yet"),
         Deviation(scenario, step, "Capabilities.HasExtendedFind", False, "/tools/find has no extended options yet"),
-        Deviation(scenario, step, "HasLabels", False, "labels are not implemented yet"),
         Deviation(scenario, step, "Implementation", {"Name": "orthanc_py", "Version": "0.1.0"},
                   "orthanc_py names itself and its version"),
     ]
@@ -73,6 +72,10 @@ DEVIATIONS: list[Deviation] = [
                    'The index is read-only ("ReadOnly" configuration option)'),
     Deviation("tools-dicom-conformance", 0, "$", r"(?s)orthanc_py .* DICOM conformance statement\n.*",
               "orthanc_py states its own DICOM conformance, not DCMTK's", kind="shape"),
+    Deviation("tools-simple-getters", 2, "$", [
+        "accepted-transfer-syntaxes", "default-encoding", "dicom-conformance", "find", "generate-uid",
+        "labels", "log-level", "lookup", "now", "now-local", "reset", "shutdown", "unknown-sop-class-accepted",
+    ], "GET /tools lists the /tools routes this server offers, not those of Orthanc it lacks"),
     Deviation("storage-compression", 17, "TotalUncompressedSize", "18670",
               "Orthanc also stores a compressed copy of each file up to its pixel data (an extra "
               "attachment counted here); orthanc_py reads tags from the file itself"),

@@ -5,7 +5,7 @@
 
 Why: the 250 samples are real-world files (13 transfer syntaxes, many character sets, broken and
 odd files). What Orthanc makes of each (accepted or not, the public IDs, the main DICOM tags of
-the four levels, the simplified tags) is the reference ``tests/integration/test_dicom_samples.py``
+the four levels, all the tags) is the reference ``tests/integration/test_dicom_samples.py``
 holds orthanc_py to, so that parsing differences show up file by file.
 
 One Orthanc (``../shared/tools/orthanc-1.12``, no plugins, free ports, storage under /tmp) receives
@@ -20,11 +20,17 @@ The output, ``fixtures/samples/reference.json``, is keyed by the path relative t
       "sha1": "...",                     # of the file, so a changed sample is noticed
       "status": 200,                     # HTTP status of POST /instances
       "answer": {"ID": …, "ParentPatient": …, "ParentStudy": …, "ParentSeries": …, "Status": …},
-      "main_tags": {"Instance": {…}, "Series": {…}, "Study": {…}, "PatientOfStudy": {…}, "Patient": {…}},
-      "simplified_tags": {…}             # GET /instances/{id}/simplified-tags
+      "main_tags": {"Instance": {…}, "Series": {…}, "Study": {…}, "PatientOfStudy": {…}, "Patient": {…}}
     }
     "HelloWorld.pdf": {"sha1": …, "status": 400, "error": {…Orthanc's JSON error…}}
-    "2026-05-06-…": {"sha1": …, "crashes": true}
+    "2026-05-06-…": {"sha1": …, "crashes": true, "exit": -11}
+
+and, beside it, ``fixtures/samples/reference-tags.json.gz``: ``GET /instances/{id}/tags`` of each
+accepted sample (keyed by tag number, so that names and values can be compared separately, and two
+tags of the same name, such as unknown private tags, do not hide each other as they would in the
+simplified form)::
+
+    {"format": 1, "tags": {"DummyCT.dcm": {"0008,0005": {"Name": …, "Type": …, "Value": …}, …}}}
 """
 
 from __future__ import annotations
@@ -134,6 +140,15 @@ class ReferenceServer:
         except httpx.TransportError:
             return False
 
+    def exit_code(self, timeout: float) -> int | None:
+        """The exit status once the process has ended (waiting up to ``timeout``), else None."""
+        if self.process is None:
+            return None
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
     def stop(self) -> None:
         if self.client is not None:
             self.client.close()
@@ -201,11 +216,11 @@ def record_file(server: ReferenceServer, relative: str) -> dict[str, Any]:
         headers = {"Content-Type": "application/dicom"}
         response = server.client.post("/instances", content=data, headers=headers)
     except httpx.TransportError as error:
-        if server.alive():
+        code = server.exit_code(timeout=10.0)
+        if code is None and server.alive():
             raise RuntimeError(f"{relative}: transport error but Orthanc is alive: {error!r}") from error
-        code = server.process.returncode if server.process is not None else None
         record["crashes"] = True
-        record["exit"] = code
+        record["exit"] = code  # a signal is negative (-11: SIGSEGV); None: alive but not answering
         print(f"  {relative}: crashes the reference (exit {code}); restarting", file=sys.stderr)
         server.stop()
         server.start()

@@ -27,7 +27,18 @@ from .config import Settings
 from .core.context import ServerContext
 from .core.errors import OrthancError
 from .index.sqlite import SQLiteIndex
-from .rest import changes, find, instances, metadata, resource_tags, resources, system, tools
+from .rest import (
+    changes,
+    find,
+    instances,
+    labels,
+    metadata,
+    ordered_slices,
+    resource_tags,
+    resources,
+    system,
+    tools,
+)
 from .rest.errors import http_exception_handler, orthanc_error_handler, unexpected_error_handler
 from .storage.filesystem import FilesystemStorage
 
@@ -92,9 +103,12 @@ def create_app(settings: Settings) -> Starlette:
         *find.routes,
         *instances.routes,
         *metadata.routes,
+        *labels.routes,
+        *ordered_slices.routes,
         *resource_tags.routes,
         *resources.routes,
     ]
+    route_table.append(Route("/tools", tools.make_tools_index(route_table), methods=["GET"]))
     if settings.read_only:  # Orthanc does not even offer uploads then
         route_table = [r for r in route_table if not (r.path == "/instances" and "POST" in (r.methods or ()))]
     route_table += [Route("/", root_redirect, methods=["GET"]), Route("/app/{path:path}", no_web_ui, methods=["GET"])]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from pydicom.datadict import dictionary_VR
 
-from ..index.base import ResourceRow, TagFilter, Transaction
+from ..index.base import LabelFilter, ResourceRow, TagFilter, Transaction
 from .dicom_tags import LEVEL_OF_MAIN_TAG, MAIN_DICOM_TAGS, DicomText
 from .identifiers import ResourceLevel
 from .ingest import read_dataset
@@ -49,6 +49,7 @@ class FindQuery:
     since: int = 0
     limit: int = 0
     order_by: list[tuple[int, bool]] = field(default_factory=list)  # (tag, ascending)
+    labels: LabelFilter | None = None
 
 
 @dataclass
@@ -98,8 +99,8 @@ def _plan(query: FindQuery) -> _Plan:
 async def find_resources(context: ServerContext, tx: Transaction, query: FindQuery) -> list[ResourceRow]:
     plan = _plan(query)
     if plan.exact and not query.order_by:
-        return await tx.find(query.level, plan.filters, query.since, query.limit)
-    rows = await tx.find(query.level, plan.filters)
+        return await tx.find(query.level, plan.filters, query.since, query.limit, query.labels)
+    rows = await tx.find(query.level, plan.filters, labels=query.labels)
     if plan.indexed:
         rows = await _check_indexed(tx, rows, plan.indexed)
     if plan.modalities_in_study is not None:

@@ -83,6 +83,14 @@ class TagFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class LabelFilter:
+    """``Labels`` of ``/tools/find``: resources with ``All``, ``Any`` or ``None`` of these labels."""
+
+    labels: tuple[str, ...]
+    constraint: str = "All"
+
+
+@dataclass(frozen=True, slots=True)
 class SizeTotals:
     disk_size: int = 0
     uncompressed_size: int = 0
@@ -101,7 +109,12 @@ class Transaction(Protocol):
     async def delete_resource(self, internal_id: int) -> Deletion: ...
     async def lookup_identifier(self, level: ResourceLevel, tag: int, value: str) -> list[ResourceRow]: ...
     async def find(
-        self, level: ResourceLevel, filters: list[TagFilter], since: int = 0, limit: int = 0
+        self,
+        level: ResourceLevel,
+        filters: list[TagFilter],
+        since: int = 0,
+        limit: int = 0,
+        labels: LabelFilter | None = None,
     ) -> list[ResourceRow]: ...
 
     # --- main DICOM tags: (internal_id, tag, value)
@@ -132,6 +145,12 @@ class Transaction(Protocol):
     async def set_protected(self, patient_id: int, protected: bool) -> None: ...
     async def touch_patient(self, patient_id: int) -> None: ...
     async def oldest_recyclable_patient(self, excluded_patient_id: int | None) -> int | None: ...
+
+    # --- labels
+    async def add_label(self, internal_id: int, label: str) -> None: ...
+    async def remove_label(self, internal_id: int, label: str) -> None: ...
+    async def get_labels(self, internal_ids: list[int]) -> dict[int, list[str]]: ...
+    async def all_labels(self) -> list[str]: ...
 
     # --- files written to the storage area whose index transaction has not committed yet
     async def add_pending_files(self, uuids: list[str]) -> None: ...

@@ -21,7 +21,16 @@ import aiosqlite
 from ..core.errors import ErrorCode, OrthancError
 from ..core.identifiers import InstanceIdentifiers, ResourceLevel
 from ..core.matching import normalize_for_search as normalize_value
-from .base import Attachment, Change, CreatedInstance, Deletion, ResourceRow, SizeTotals, TagFilter
+from .base import (
+    Attachment,
+    Change,
+    CreatedInstance,
+    Deletion,
+    LabelFilter,
+    ResourceRow,
+    SizeTotals,
+    TagFilter,
+)
 from .sqlite_inline import InlineConnection
 
 logger = logging.getLogger(__name__)
@@ -295,7 +304,12 @@ class SQLiteTransaction:
         return [_row(r) for r in rows]
 
     async def find(
-        self, level: ResourceLevel, filters: list[TagFilter], since: int = 0, limit: int = 0
+        self,
+        level: ResourceLevel,
+        filters: list[TagFilter],
+        since: int = 0,
+        limit: int = 0,
+        labels: LabelFilter | None = None,
     ) -> list[ResourceRow]:
         # Join the ancestors that hold constrained tags: a<k> is the ancestor at level k.
         joins: list[str] = []
@@ -317,6 +331,18 @@ class SQLiteTransaction:
             )
             params.append(f.tag)
             params.extend(args)
+        if labels is not None and labels.labels:
+            marks = _marks(len(labels.labels))
+            count = f"(SELECT COUNT(*) FROM labels l WHERE l.internal_id = r.internal_id AND l.label IN ({marks}))"
+            if labels.constraint == "All":
+                where.append(f"{count} = ?")
+                params.extend([*labels.labels, len(set(labels.labels))])
+            elif labels.constraint == "Any":
+                where.append(f"{count} > 0")
+                params.extend(labels.labels)
+            else:
+                where.append(f"{count} = 0")
+                params.extend(labels.labels)
         sql = (
             f"SELECT r.internal_id, r.level, r.public_id, r.parent_id FROM resources r {' '.join(joins)} "
             f"WHERE {' AND '.join(where)} ORDER BY r.public_id"
@@ -476,6 +502,28 @@ class SQLiteTransaction:
             (excluded_patient_id if excluded_patient_id is not None else -1,),
         )
         return int(r[0]) if r else None
+
+    # --- labels
+    async def add_label(self, internal_id: int, label: str) -> None:
+        await self.conn.execute(
+            "INSERT INTO labels (internal_id, label) VALUES (?, ?) ON CONFLICT DO NOTHING", (internal_id, label)
+        )
+
+    async def remove_label(self, internal_id: int, label: str) -> None:
+        await self.conn.execute("DELETE FROM labels WHERE internal_id=? AND label=?", (internal_id, label))
+
+    async def get_labels(self, internal_ids: list[int]) -> dict[int, list[str]]:
+        result: dict[int, list[str]] = {i: [] for i in internal_ids}
+        for chunk in _chunks(internal_ids):
+            for i, label in await self._all(
+                f"SELECT internal_id, label FROM labels WHERE internal_id IN ({_marks(len(chunk))}) ORDER BY label",
+                chunk,
+            ):
+                result[i].append(label)
+        return result
+
+    async def all_labels(self) -> list[str]:
+        return [r[0] for r in await self._all("SELECT DISTINCT label FROM labels ORDER BY label")]
 
     # --- pending files
     async def add_pending_files(self, uuids: list[str]) -> None:

@@ -13,6 +13,8 @@ from ..core.dicom_tags import TAG_PATIENT_ID, TAG_SERIES_INSTANCE_UID, TAG_SOP_I
 from ..core.errors import ErrorCode, OrthancError
 from ..core.identifiers import ResourceLevel
 from ..core.query import FindQuery, find_resources
+from ..index.base import LabelFilter
+from .labels import check_label
 from .context_access import context_of
 from .resource_json import TagFormat, expand_resources
 from .responses import OrthancJSONResponse
@@ -50,6 +52,18 @@ def _tag(name: str) -> int:
         # Orthanc answers 500 here; an unknown tag name is the client's mistake, so 400.
         raise OrthancError(ErrorCode.UnknownDicomTag, name, http_status=400)
     return tag
+
+
+def _labels(body: dict[str, Any]) -> LabelFilter | None:
+    labels = body.get("Labels", [])
+    if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+        raise OrthancError(ErrorCode.BadRequest, 'Field "Labels" must be a list of strings')
+    constraint = body.get("LabelsConstraint", "All")
+    if constraint not in ("All", "Any", "None"):
+        raise OrthancError(ErrorCode.ParameterOutOfRange, 'Field "LabelsConstraint" must be "All", "Any" or "None"')
+    for label in labels:
+        check_label(label)
+    return LabelFilter(tuple(labels), constraint) if labels else None
 
 
 def _order_by(body: dict[str, Any]) -> list[tuple[int, bool]]:
@@ -99,6 +113,7 @@ async def tools_find(request: Request) -> Response:
         since=_unsigned(body, "Since"),
         limit=_unsigned(body, "Limit"),
         order_by=_order_by(body),
+        labels=_labels(body),
     )
     fmt = TagFormat("full" if _bool(body, "Full", False) else "short" if _bool(body, "Short", False) else "simplify")
     async with context.index.transaction() as tx:

@@ -94,6 +94,7 @@ async def expand_resources(
             [c.internal_id for cs in children.values() for c in cs], [MetadataType.INDEX_IN_SERIES]
         )
     attachments = await tx.get_attachments(ids) if level is ResourceLevel.INSTANCE else {}
+    labels = await tx.get_labels(ids)
     extra: dict[int, dict[int, str]] = {}
     if requested_tags:
         extra = await requested_tag_values(context, tx, rows, requested_tags)
@@ -105,7 +106,7 @@ async def expand_resources(
             "ID": row.public_id,
             "Type": level.title,
             "MainDicomTags": fmt.write(_level_tags(level, own)),
-            "Labels": [],
+            "Labels": labels[row.internal_id],
         }
         meta = metadata[row.internal_id]
         if level is not ResourceLevel.INSTANCE:

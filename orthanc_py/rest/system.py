@@ -34,7 +34,7 @@ async def get_system(request: Request) -> Response:
             "DefaultRetrieveMethod": "C-MOVE",
             "DicomAet": s.dicom_aet,
             "DicomPort": s.dicom_port,
-            "HasLabels": False,
+            "HasLabels": True,
             "HttpPort": s.http_port,
             "IngestTranscoding": "",
             "IsHttpServerSecure": True,

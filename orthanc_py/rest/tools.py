@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import uuid
+from collections.abc import Awaitable, Callable
 
 from pydicom.uid import generate_uid
 from starlette.requests import Request
@@ -110,6 +111,33 @@ async def put_default_encoding(request: Request) -> Response:
     return text(value)
 
 
+# Orthanc's default "AcceptedTransferSyntaxes": every transfer syntax DCMTK knows.
+ACCEPTED_TRANSFER_SYNTAXES = [
+    "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2",
+    *(f"1.2.840.10008.1.2.4.{n}" for n in (*range(50, 67), 70, 80, 81, 90, 91, 92, 93, 94, 95)),
+    *(f"1.2.840.10008.1.2.4.{n}" for n in range(100, 109)),
+    "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.6.1", "1.2.840.10008.1.2.6.2",
+]
+
+
+async def accepted_transfer_syntaxes(request: Request) -> Response:
+    return OrthancJSONResponse(ACCEPTED_TRANSFER_SYNTAXES)
+
+
+async def unknown_sop_class_accepted(request: Request) -> Response:
+    return text("0")
+
+
+def make_tools_index(route_table: list[Route]) -> Callable[[Request], Awaitable[Response]]:
+    """``GET /tools``: the names of the ``/tools/*`` routes this server offers."""
+    names = sorted({r.path.split("/")[2] for r in route_table if r.path.startswith("/tools/")})
+
+    async def tools_index(request: Request) -> Response:
+        return OrthancJSONResponse(names)
+
+    return tools_index
+
+
 CONFORMANCE_STATEMENT = f"""orthanc_py {__version__} DICOM conformance statement
 
 Application entity: the AET of the "DicomAet" configuration option (default ORTHANC).
@@ -135,4 +163,6 @@ routes = [
     Route("/tools/dicom-conformance", dicom_conformance, methods=["GET"]),
     Route("/tools/default-encoding", get_default_encoding, methods=["GET"]),
     Route("/tools/default-encoding", put_default_encoding, methods=["PUT"]),
+    Route("/tools/accepted-transfer-syntaxes", accepted_transfer_syntaxes, methods=["GET"]),
+    Route("/tools/unknown-sop-class-accepted", unknown_sop_class_accepted, methods=["GET"]),
 ]

@@ -7,8 +7,10 @@ Orthanc 1.12 answered to each file is recorded in ``fixtures/samples/reference.j
 orthanc_py and held to that record:
 
 * accepted by Orthanc → accepted, with the same public IDs and ``Status`` (``test_upload``), the same
-  main DICOM tags at the four levels (``test_main_tags``) and the same simplified tags
-  (``test_simplified_tags``);
+  main DICOM tags at the four levels (``test_main_tags``), and the same ``/instances/{id}/tags``:
+  for each tag (by number, nested in sequences) the same type and value (``test_tag_values``) and
+  the same name (``test_tag_names``; names come from dictionaries, values from parsing and decoding,
+  two different causes of difference);
 * refused by Orthanc (4xx) → refused with a 4xx and an Orthanc-style JSON error (``test_upload``),
   with Orthanc's very HTTP status and error code (``test_error_code``);
 * crashes Orthanc → answered 200 or 400 (``test_upload``);
@@ -22,6 +24,7 @@ The module is skipped when ``../shared/dicom-samples`` (beside the repository) i
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import tempfile
@@ -34,16 +37,19 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES_DIR = REPO_ROOT.parent / "shared" / "dicom-samples"
 REFERENCE_PATH = REPO_ROOT / "fixtures" / "samples" / "reference.json"
+TAGS_PATH = REPO_ROOT / "fixtures" / "samples" / "reference-tags.json.gz"
 
 if not SAMPLES_DIR.is_dir():
     pytest.skip(f"no DICOM samples: {SAMPLES_DIR} is absent", allow_module_level=True)
-if not REFERENCE_PATH.is_file():
+if not REFERENCE_PATH.is_file() or not TAGS_PATH.is_file():
     pytest.skip(
-        f"no reference: {REFERENCE_PATH} is absent (python -m compat_tests.record_samples)",
+        f"no reference: {REFERENCE_PATH.parent} is incomplete (python -m compat_tests.record_samples)",
         allow_module_level=True,
     )
 
 REFERENCE: dict[str, dict[str, Any]] = json.loads(REFERENCE_PATH.read_text(encoding="utf-8"))["samples"]
+with gzip.open(TAGS_PATH, "rt", encoding="utf-8") as _file:
+    REFERENCE_TAGS: dict[str, dict[str, Any]] = json.load(_file)["tags"]
 ANSWER_KEYS = ("ID", "ParentPatient", "ParentStudy", "ParentSeries", "Status")
 ERROR_KEYS = {"HttpError", "HttpStatus", "Message", "Method", "OrthancError", "OrthancStatus", "Uri"}
 
@@ -51,7 +57,8 @@ ERROR_KEYS = {"HttpError", "HttpStatus", "Message", "Method", "OrthancError", "O
 XFAIL_UPLOAD: dict[str, str] = {}
 XFAIL_ERROR_CODE: dict[str, str] = {}
 XFAIL_MAIN_TAGS: dict[str, str] = {}
-XFAIL_SIMPLIFIED_TAGS: dict[str, str] = {}
+XFAIL_TAG_VALUES: dict[str, str] = {}
+XFAIL_TAG_NAMES: dict[str, str] = {}
 
 
 # --- what orthanc_py answers
@@ -64,7 +71,7 @@ class Observation:
     status: int
     body: Any
     main_tags: dict[str, Any] | None = None
-    simplified_tags: Any = None
+    tags: dict[str, Any] | None = None
     server_errors: list[str] = field(default_factory=list)  # every 5xx seen, as "GET /x → 500 …"
     system_status_after: int | None = None
 
@@ -130,7 +137,7 @@ def _observe_in(tmp: Path, data: bytes) -> Observation:
                 "PatientOfStudy": study["PatientMainDicomTags"],
                 "Patient": patient["MainDicomTags"],
             }
-            observation.simplified_tags = get_json(f"/instances/{body['ID']}/simplified-tags")
+            observation.tags = get_json(f"/instances/{body['ID']}/tags")
         observation.system_status_after = call("GET", "/system").status_code
     return observation
 
@@ -173,7 +180,8 @@ def fail_with(title: str, found: list[str], limit: int = 25) -> None:
 def check_server_health(observation: Observation) -> None:
     if observation.server_errors:
         fail_with("orthanc_py answered a 5xx", observation.server_errors)
-    assert observation.system_status_after == 200, f"/system answered {observation.system_status_after} afterwards"
+    status = observation.system_status_after
+    assert status == 200, f"GET /system answered {status} after the upload"
 
 
 # --- the parameters
@@ -197,9 +205,11 @@ REFUSED = [path for path, record in REFERENCE.items() if 400 <= record.get("stat
 
 def test_reference_matches_samples() -> None:
     """The record was made from these very files: a changed or new sample needs a new recording."""
-    listed = [line.split("\t", 1)[0] for line in (SAMPLES_DIR / "INDEX.tsv").read_text().splitlines()[1:] if line]
+    lines = (SAMPLES_DIR / "INDEX.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    listed = [line.split("\t", 1)[0] for line in lines if line]
     assert sorted(listed) == sorted(REFERENCE), "INDEX.tsv and reference.json list different samples"
-    stale = [p for p in listed if hashlib.sha1((SAMPLES_DIR / p).read_bytes()).hexdigest() != REFERENCE[p]["sha1"]]
+    digests = {p: hashlib.sha1((SAMPLES_DIR / p).read_bytes()).hexdigest() for p in listed}
+    stale = [p for p in listed if digests[p] != REFERENCE[p]["sha1"]]
     assert not stale, f"samples changed since the recording (python -m compat_tests.record_samples): {stale}"
 
 
@@ -260,11 +270,58 @@ def test_main_tags(relative: str) -> None:
         fail_with("the main DICOM tags differ", found)
 
 
-@pytest.mark.parametrize("relative", _params(ACCEPTED, XFAIL_SIMPLIFIED_TAGS))
-def test_simplified_tags(relative: str) -> None:
-    """GET /instances/{id}/simplified-tags, the whole dataset as most clients read it."""
-    observation = observe(relative)
-    assert observation.simplified_tags is not None, f"not stored (answered {observation.status})"
-    found = differences(REFERENCE[relative]["simplified_tags"], observation.simplified_tags)
+def flatten_tags(tags: dict[str, Any], prefix: str = "") -> dict[str, dict[str, Any]]:
+    """``/tags`` JSON → {tag path: {Name, Type, Value}}, sequences unrolled (``0040,0275[0].0040,0009``).
+
+    A sequence keeps its own entry with its number of items as Value, so a missing item shows.
+    """
+    flat: dict[str, dict[str, Any]] = {}
+    for tag, element in tags.items():
+        path = f"{prefix}{tag}"
+        value = element.get("Value")
+        if element.get("Type") == "Sequence" and isinstance(value, list):
+            flat[path] = {"Name": element.get("Name"), "Type": "Sequence", "Value": f"{len(value)} item(s)"}
+            for index, item in enumerate(value):
+                flat.update(flatten_tags(item, f"{path}[{index}]."))
+        else:
+            flat[path] = {"Name": element.get("Name"), "Type": element.get("Type"), "Value": value}
+    return flat
+
+
+def tag_differences(
+    relative: str, observation: Observation, fields: tuple[str, ...], presence: bool
+) -> list[str]:
+    """Differences in ``fields`` of the tags present in both; with ``presence``, missing/extra tags too."""
+    assert observation.tags is not None, f"not stored (answered {observation.status})"
+    expected = flatten_tags(REFERENCE_TAGS[relative])
+    actual = flatten_tags(observation.tags)
+    found: list[str] = []
+    for path in sorted(set(expected) | set(actual)):
+        if path not in actual or path not in expected:
+            if presence and path not in actual:
+                found.append(f"{path} {expected[path]['Name']}: missing (Orthanc: {_short(expected[path])})")
+            elif presence:
+                found.append(f"{path} {actual[path]['Name']}: extra ({_short(actual[path])})")
+            continue
+        wanted = {key: expected[path][key] for key in fields}
+        got = {key: actual[path][key] for key in fields}
+        if wanted != got:
+            name = expected[path]["Name"]
+            found.append(f"{path} {name}: Orthanc {_short(wanted)}, orthanc_py {_short(got)}")
+    return found
+
+
+@pytest.mark.parametrize("relative", _params(ACCEPTED, XFAIL_TAG_VALUES))
+def test_tag_values(relative: str) -> None:
+    """Every tag of ``/instances/{id}/tags``, by number: present in both, same Type and Value."""
+    found = tag_differences(relative, observe(relative), ("Type", "Value"), presence=True)
     if found:
-        fail_with("the simplified tags differ", found)
+        fail_with("tags differ in presence, type or value", found)
+
+
+@pytest.mark.parametrize("relative", _params(ACCEPTED, XFAIL_TAG_NAMES))
+def test_tag_names(relative: str) -> None:
+    """The Name of every tag present in both (dictionary names: public, retired, private, unknown)."""
+    found = tag_differences(relative, observe(relative), ("Name",), presence=False)
+    if found:
+        fail_with("tag names differ", found)

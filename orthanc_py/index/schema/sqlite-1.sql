@@ -57,6 +57,13 @@ CREATE TABLE protected_patients (
   internal_id INTEGER PRIMARY KEY REFERENCES resources(internal_id) ON DELETE CASCADE
 );
 
+CREATE TABLE labels (
+  internal_id INTEGER NOT NULL REFERENCES resources(internal_id) ON DELETE CASCADE,
+  label TEXT NOT NULL,
+  PRIMARY KEY (internal_id, label)
+);
+CREATE INDEX labels_label ON labels(label);
+
 CREATE TABLE pending_files (
   uuid TEXT PRIMARY KEY
 );
