@@ -1,7 +1,8 @@
 """Entry point: ``python -m bench.run [--suite ingest|tiny|query|all] [--reference 1.10|1.12] [--quick]``.
 
 Runs the same work on a candidate (orthanc_py by default) and a reference (the real Orthanc),
-interleaved A, B, A, B, and prints a table (see ``bench/README.md``); the raw samples go to
+interleaved (A B, B A, A B, ...: both servers in every repetition, the order flipped each time),
+and prints a table (see ``bench/README.md``); the raw samples go to
 ``bench/results/*.json``.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -64,9 +66,10 @@ class Contender:
 class Bench:
     """Holds the two contenders, numbers their server folders and keeps what /system said."""
 
-    def __init__(self, contenders: list[Contender], work_dir: Path) -> None:
+    def __init__(self, contenders: list[Contender], work_root: Path) -> None:
         self.contenders = contenders
-        self.work_dir = work_dir
+        self.work_root = work_root
+        self.work_dir = work_root / time.strftime("%Y%m%d-%H%M%S")
         self.systems: dict[str, dict[str, Any]] = {}
         self._started = 0
 
@@ -85,6 +88,7 @@ class Bench:
             label=contender.label,
             workdir=self.work_dir / f"{self._started:03d}-{contender.label}",
             extra_config=extra_config or {},
+            bind_root=self.work_root,
         )
         os.sync()  # let the previous run's writeback finish before this one starts
         server.start()
@@ -111,7 +115,7 @@ def ingest_suite(
     blobs = load_dataset(spec, cache_dir)
     megabytes = sum(map(len, blobs)) / 1e6
     what = f"{spec.count} {spec.kind} instances ({megabytes:.0f} MB), {clients} client(s), POST /instances"
-    throughput = Measurement(suite, f"{name}", what, "inst/s", higher_is_better=True)
+    throughput = Measurement(suite, name, what, "inst/s", higher_is_better=True)
     cpu = Measurement(suite, f"{name} server CPU", "server utime+stime per instance", "ms/inst", False)
     rss = Measurement(suite, f"{name} peak RSS", "server VmHWM at the end of the ingest", "MiB", False)
     for rep in range(reps):
@@ -161,7 +165,27 @@ def query_suite(bench: Bench, sizes: Sizes, reps: int, cache_dir: Path) -> list[
             log(f"[query] {contender.label}: {result.instances_per_second:.1f} inst/s")
         time.sleep(STABLE_AGE + 3)
 
-        clients = {role: Client(server.host, server.http_port) for role, server in servers.items()}
+        measurements += time_queries(bench, servers, sizes, reps)
+        rss = Measurement(
+            "query", "peak RSS after queries", "server VmHWM after build + queries", "MiB", False
+        )
+        for role, server in servers.items():
+            rss.add(role, server.peak_rss_mib())
+        measurements.append(rss)
+    except OSError as error:
+        raise ServerError(f"query suite: {error!r}") from error
+    finally:
+        for server in servers.values():
+            server.stop()
+    return measurements
+
+
+def time_queries(bench: Bench, servers: dict[str, Server], sizes: Sizes, reps: int) -> list[Measurement]:
+    """Each query ``reps`` times per server, interleaved, after a few untimed warm-up requests."""
+    spec = sizes.index
+    measurements: list[Measurement] = []
+    clients = {role: Client(server.host, server.http_port) for role, server in servers.items()}
+    try:
         variables = {role: query_vars(client, spec) for role, client in clients.items()}
         for query in index_queries(spec):
             m = Measurement("query", query.name, query.describe(), "ms", higher_is_better=False)
@@ -181,18 +205,9 @@ def query_suite(bench: Bench, sizes: Sizes, reps: int, cache_dir: Path) -> list[
                 m.warn(f"answers differ in number of matches: {m.details['answer_size']}")
             measurements.append(m)
             log(f"[query] {query.name}: done")
-
-        rss = Measurement(
-            "query", "peak RSS after queries", "server VmHWM after build + queries", "MiB", False
-        )
-        for role, server in servers.items():
-            rss.add(role, server.peak_rss_mib())
-        measurements.append(rss)
+    finally:
         for client in clients.values():
             client.close()
-    finally:
-        for server in servers.values():
-            server.stop()
     return measurements
 
 
@@ -219,86 +234,99 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, help="ingest repetitions per server (default 3, quick 2)")
     parser.add_argument("--query-reps", type=int, help="query repetitions per server (default 20, quick 10)")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="generated DICOM files")
-    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/orthanc-bench"), help="server folders")
+    parser.add_argument(
+        "--storage",
+        choices=("disk", "memory"),
+        default="disk",
+        help="server folders on disk (/tmp, default) or in memory (/dev/shm: no I/O waits, less noise)",
+    )
+    parser.add_argument("--work-dir", type=Path, help="server folders (overrides --storage)")
     parser.add_argument("--generate-only", action="store_true", help="fill the cache and stop")
     return parser.parse_args(argv)
+
+
+def run_suite(bench: Bench, suite: str, sizes: Sizes, args: argparse.Namespace) -> list[Measurement]:
+    ingest_reps = args.reps or sizes.ingest_reps
+    if suite == "ingest":
+        return [
+            *ingest_suite(bench, suite, "CT ingest 1 client", sizes.ct, 1, ingest_reps, args.cache_dir),
+            *ingest_suite(bench, suite, "CT ingest 4 clients", sizes.ct, 4, ingest_reps, args.cache_dir),
+        ]
+    if suite == "tiny":
+        return ingest_suite(bench, suite, "tiny ingest 4 clients", sizes.tiny, 4, ingest_reps, args.cache_dir)
+    return query_suite(bench, sizes, args.query_reps or sizes.query_reps, args.cache_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = QUICK if args.quick else FULL
+    mode = "quick" if args.quick else "full"
     suites = SUITES if args.suite == "all" else (args.suite,)
     reference: ServerKind = "orthanc-1.10" if args.reference == "1.10" else "orthanc-1.12"
-    bench = Bench(contenders_for(args.candidate, reference), args.work_dir / time.strftime("%Y%m%d-%H%M%S"))
+    memory = args.storage == "memory"
+    work_dir = args.work_dir or Path("/dev/shm/orthanc-bench" if memory else "/tmp/orthanc-bench")
+    bench = Bench(contenders_for(args.candidate, reference), work_dir)
 
-    specs = {"ingest": [sizes.ct], "tiny": [sizes.tiny], "query": [sizes.index]}
+    specs = {"ingest": sizes.ct, "tiny": sizes.tiny, "query": sizes.index}
     for suite in suites:
-        for spec in specs[suite]:
-            ensure_dataset(spec, args.cache_dir)
+        ensure_dataset(specs[suite], args.cache_dir)
     if args.generate_only:
         return 0
 
-    ingest_reps = args.reps or sizes.ingest_reps
-    query_reps = args.query_reps or sizes.query_reps
     info = machine_info()
     if info["loadavg"][0] > 0.5:
         log(f"note: load average {info['loadavg'][0]:.2f} before starting: other work may add noise")
     results: dict[str, list[Measurement]] = {}
+    failure = None
     started = time.time()
     try:
         for suite in suites:
             log(f"== suite {suite} ==")
-            if suite == "ingest":
-                results[suite] = ingest_suite(
-                    bench, suite, "CT ingest 1 client", sizes.ct, 1, ingest_reps, args.cache_dir
-                ) + ingest_suite(
-                    bench, suite, "CT ingest 4 clients", sizes.ct, 4, ingest_reps, args.cache_dir
-                )
-            elif suite == "tiny":
-                results[suite] = ingest_suite(
-                    bench, suite, "tiny ingest 4 clients", sizes.tiny, 4, ingest_reps, args.cache_dir
-                )
-            else:
-                results[suite] = query_suite(bench, sizes, query_reps, args.cache_dir)
+            results[suite] = run_suite(bench, suite, sizes, args)
     except ServerError as error:
-        log(f"error: {error}")
-        if args.candidate == "orthanc_py":
-            log("(if orthanc_py does not run yet, try --candidate orthanc-1.10 to check the harness)")
-        return 2
+        failure = str(error)
+    finally:
+        shutil.rmtree(bench.work_dir, ignore_errors=True)  # each server already removed its own folder
+    seconds = time.time() - started
 
     labels = bench.labels
     versions = {
-        role: f"{labels[role]} (Version {system.get('Version', '?')})"
-        for role, system in bench.systems.items()
+        role: f"{labels[role]} {system.get('Version', '?')}" for role, system in bench.systems.items()
     }
     print(f"\ncandidate: {versions.get('candidate')}   reference: {versions.get('reference')}")
-    print(f"{'quick' if args.quick else 'full'} sizes; {time.time() - started:.0f} s in all")
+    print(f"{mode} sizes; server folders in {work_dir}; {seconds:.0f} s in all")
     for suite, measurements in results.items():
         print(f"\n=== {suite} ===")
         print(render_table(measurements, labels))
-    mode = "quick" if args.quick else "full"
     path = write_json(
         f"{args.suite}-{mode}-{labels['candidate']}-vs-{labels['reference']}",
         {
             "argv": sys.argv,
             "mode": mode,
+            "work_dir": str(work_dir),
             "machine": info,
             "loadavg_after": os.getloadavg(),
-            "seconds": round(time.time() - started, 1),
+            "seconds": round(seconds, 1),
             "labels": labels,
             "servers": bench.systems,
             "sizes": {
                 "ct": sizes.ct.count,
                 "tiny": sizes.tiny.count,
                 "index": sizes.index.count,
-                "ingest_reps": ingest_reps,
-                "query_reps": query_reps,
+                "ingest_reps": args.reps or sizes.ingest_reps,
+                "query_reps": args.query_reps or sizes.query_reps,
             },
             "ratio_meaning": RATIO_MEANING,
             "results": {suite: [m.to_json() for m in ms] for suite, ms in results.items()},
+            "failure": failure,
         },
     )
     print(f"\nresults: {path}")
+    if failure:
+        log(f"error: {failure}")
+        if args.candidate == "orthanc_py":
+            log("(if orthanc_py does not run yet, try --candidate orthanc-1.10 to check the harness)")
+        return 2
     return 0
 
 

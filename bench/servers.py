@@ -109,6 +109,7 @@ class Server:
     label: str
     workdir: Path
     extra_config: dict[str, Any] = field(default_factory=dict)
+    bind_root: Path | None = None  # a folder above workdir for the orthanc-1.12 chroot to bind
     http_port: int = 0
     dicom_port: int = 0
     system: dict[str, Any] = field(default_factory=dict)
@@ -165,6 +166,11 @@ class Server:
         env = dict(os.environ)
         if self.kind == "orthanc_py":
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+        if self.kind == "orthanc-1.12" and not self.workdir.is_relative_to("/tmp"):
+            # The chroot sees /tmp and the checkout's parent; bind the work folder too (e.g. /dev/shm/...).
+            env["ORTHANC_BIND"] = os.pathsep.join(
+                filter(None, [str(self.workdir.parent), env.get("ORTHANC_BIND")])
+            )
         self._log_file = open(self.workdir / "server.log", "wb")  # noqa: SIM115 - closed in stop()
         self._process = subprocess.Popen(
             self.command(config_path),
@@ -203,6 +209,9 @@ class Server:
             return None
         finally:
             connection.close()
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
 
     def _find_server_pid(self) -> int:
         assert self._process is not None

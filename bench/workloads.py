@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.client import Client
 from bench.data import DatasetSpec
-from bench.servers import Server
+from bench.servers import Server, ServerError
 
 
 @dataclass
@@ -54,7 +54,10 @@ def ingest(server: Server, blobs: list[bytes], clients: int) -> IngestResult:
     def worker() -> None:
         nonlocal next_index
         client = Client(server.host, server.http_port)
-        client.get("/system")  # open the connection before the clock starts
+        try:
+            client.get("/system")  # open the connection before the clock starts
+        except OSError:
+            pass  # the first POST reconnects, or reports the error
         ready.wait()
         local: Counter[str] = Counter()
         try:
@@ -72,6 +75,8 @@ def ingest(server: Server, blobs: list[bytes], clients: int) -> IngestResult:
                         if len(errors) < 5:
                             errors.append(f"#{index}: {error!r}")
                     client.close()
+                    if not server.alive():
+                        break
                     continue
                 if response.status == 200:
                     local[str(response.json().get("Status", "?"))] += 1
@@ -94,6 +99,8 @@ def ingest(server: Server, blobs: list[bytes], clients: int) -> IngestResult:
     for thread in threads:
         thread.join()
     seconds = time.perf_counter() - start
+    if not server.alive():
+        raise ServerError(f"{server.label} died during the ingest:\n{server.log_tail()}")
     cpu_after, client_cpu_after = server.cpu_seconds(), time.process_time()
     result = IngestResult(
         instances=len(blobs),

@@ -111,7 +111,10 @@ def create_app(settings: Settings) -> Starlette:
     route_table.append(Route("/tools", tools.make_tools_index(route_table), methods=["GET"]))
     if settings.read_only:  # Orthanc does not even offer uploads then
         route_table = [r for r in route_table if not (r.path == "/instances" and "POST" in (r.methods or ()))]
-    route_table += [Route("/", root_redirect, methods=["GET"]), Route("/app/{path:path}", no_web_ui, methods=["GET"])]
+    route_table += [
+        Route("/", root_redirect, methods=["GET"]),
+        Route("/app/{path:path}", no_web_ui, methods=["GET"]),
+    ]
     app = Starlette(
         routes=merge_routes(route_table),
         middleware=[Middleware(AccessControl, settings=settings)],

@@ -148,7 +148,7 @@ KEY_DOCS: dict[str, str] = {
     "MaximumStorageSize": "Maximum size of the storage in MB, oldest patients recycled first (0 = no limit)",
     "MaximumPatientCount": "Maximum number of patients, oldest recycled first (0 = no limit)",
     "ReadOnly": "Serve the existing index and storage without ever writing to them",
-    "MaximumStorageMode": "What a full storage does: \"Recycle\" the oldest unprotected patients, or \"Reject\" new ones",
+    "MaximumStorageMode": 'When full: "Recycle" the oldest unprotected patients, or "Reject" new ones',
     "StableAge": "Seconds without a new instance before a patient, study or series becomes stable",
 }
 

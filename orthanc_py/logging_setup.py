@@ -40,7 +40,7 @@ CATEGORY_LOGGERS: dict[str, tuple[str, ...]] = {
     "generic": ("", "orthanc_py"),
     "plugins": ("orthanc_py.plugins",),
     "http": ("orthanc_py.rest", "orthanc_py.http", "hypercorn", "starlette"),
-    "sqlite": ("orthanc_py.index", "aiosqlite"),
+    "sqlite": ("orthanc_py.index",),
     "dicom": ("orthanc_py.dicom", "pynetdicom"),
     "jobs": ("orthanc_py.jobs",),
     "lua": ("orthanc_py.lua",),

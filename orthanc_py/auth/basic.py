@@ -77,5 +77,7 @@ class AccessControl:
 
 
 async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]]) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": [(b"content-length", b"0"), *headers]})
+    await send(
+        {"type": "http.response.start", "status": status, "headers": [(b"content-length", b"0"), *headers]}
+    )
     await send({"type": "http.response.body", "body": b""})

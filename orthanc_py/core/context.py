@@ -129,11 +129,10 @@ class ServerContext:
             await tx.add_pending_files([attachment.uuid])
         try:
             await self.storage.create(attachment.uuid, content, FileContentType.DICOM)
-            events = await self._index_instance(parsed, attachment, origin)
+            events, recycled = await self._index_instance(parsed, attachment, origin)
         except BaseException:
             await self._discard_file(attachment.uuid)
             raise
-        events, recycled = events
         for deletion in recycled:
             await self._finish_deletion(deletion)
         if events is None:  # another writer stored the same instance meanwhile
@@ -175,14 +174,20 @@ class ServerContext:
             if ResourceLevel.SERIES in created.created:
                 expected = _expected_number_of_instances(parsed)
                 if expected is not None:
-                    metadata.append((created.series_id, MetadataType.EXPECTED_NUMBER_OF_INSTANCES, str(expected)))
+                    metadata.append(
+                        (created.series_id, MetadataType.EXPECTED_NUMBER_OF_INSTANCES, str(expected))
+                    )
             await tx.set_main_tags(tags)
             await tx.set_metadata(metadata)
             await tx.add_attachment(created.instance_id, attachment)
             await tx.remove_pending_files([attachment.uuid])
             # Orthanc logs the instance first, then the new parents from the bottom up.
             order = [ResourceLevel.INSTANCE]
-            order += [lvl for lvl in (ResourceLevel.SERIES, ResourceLevel.STUDY, ResourceLevel.PATIENT) if lvl in created.created]
+            order += [
+                lvl
+                for lvl in (ResourceLevel.SERIES, ResourceLevel.STUDY, ResourceLevel.PATIENT)
+                if lvl in created.created
+            ]
             events = [ChangeEvent(_NEW_CHANGE[lvl], lvl, ids.public_id(lvl), now) for lvl in order]
             await tx.log_changes([(int(e.change_type), internal[e.level], e.level, now) for e in events])
         return events, recycled
@@ -206,8 +211,10 @@ class ServerContext:
                 full = used + size > s.maximum_storage_size * 1024 * 1024
             if not full:
                 return deletions
-            victim = None if s.maximum_storage_mode == "Reject" else await tx.oldest_recyclable_patient(
-                patient.internal_id if patient else None
+            victim = (
+                None
+                if s.maximum_storage_mode == "Reject"
+                else await tx.oldest_recyclable_patient(patient.internal_id if patient else None)
             )
             if victim is None:
                 raise OrthancError(ErrorCode.FullStorage)
@@ -229,7 +236,9 @@ class ServerContext:
             MetadataType.TRANSFER_SYNTAX: parsed.transfer_syntax,
             MetadataType.SOP_CLASS_UID: parsed.sop_class_uid or None,
             MetadataType.INDEX_IN_SERIES: _index_in_series(parsed),
-            MetadataType.PIXEL_DATA_OFFSET: None if parsed.pixel_data_offset is None else str(parsed.pixel_data_offset),
+            MetadataType.PIXEL_DATA_OFFSET: None
+            if parsed.pixel_data_offset is None
+            else str(parsed.pixel_data_offset),
         }
         return [(instance_id, int(t), v) for t, v in values.items() if v is not None]
 

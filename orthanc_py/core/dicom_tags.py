@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from pydicom.charset import convert_encodings, decode_bytes
+from pydicom.datadict import dictionary_keyword, dictionary_VR, private_dictionary_description
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.datadict import dictionary_keyword, dictionary_VR, private_dictionary_description
 from pydicom.tag import BaseTag, Tag
 from pydicom.valuerep import PersonName
 
@@ -100,9 +100,7 @@ LEVEL_OF_MAIN_TAG: dict[str, ResourceLevel] = {}
 for _level in (ResourceLevel.INSTANCE, ResourceLevel.SERIES, ResourceLevel.STUDY, ResourceLevel.PATIENT):
     for _tag, _name in MAIN_DICOM_TAGS[_level]:
         LEVEL_OF_MAIN_TAG[_name] = _level
-TAG_OF_MAIN_NAME: dict[str, int] = {
-    name: tag for level in MAIN_DICOM_TAGS.values() for tag, name in level
-}
+TAG_OF_MAIN_NAME: dict[str, int] = {name: tag for level in MAIN_DICOM_TAGS.values() for tag, name in level}
 
 # VRs whose text is subject to the Specific Character Set (PS3.5 §6.1.2.3).
 _CHARSET_VRS = {"SH", "LO", "ST", "LT", "UC", "UT", "PN"}
@@ -199,6 +197,15 @@ class DicomText:
 
     def vr_of(self, tag: int, element: Any) -> str:
         vr = getattr(element, "VR", None)
+        if vr == "UN" and tag >> 16 & 1 == 0:
+            # DCMTK (so Orthanc) reads a UN element of a known public tag as text when its dictionary
+            # VR is a text VR (files re-encoded by tools that lost the VRs); other VRs stay binary.
+            try:
+                known = str(dictionary_VR(tag))
+            except KeyError:
+                known = ""
+            if known in _TEXT_VRS:
+                return known
         if vr:
             return str(vr)
         try:
@@ -219,10 +226,12 @@ class DicomText:
         if isinstance(element, RawDataElement):
             if value is None:
                 return ""
+            if element.VR == "UN" and vr != "UN":  # text read from UN keeps its padding, as in DCMTK
+                return self._raw_to_text(vr, value, element.is_little_endian, keep_spaces=True)
             return self._raw_to_text(vr, value, element.is_little_endian)
         return self._value_to_text(vr, value)
 
-    def _raw_to_text(self, vr: str, raw: bytes, little_endian: bool) -> str | None:
+    def _raw_to_text(self, vr: str, raw: bytes, little_endian: bool, keep_spaces: bool = False) -> str | None:
         if vr in _TEXT_VRS:
             if vr == "PN":
                 text = str(PersonName(raw, self.encodings))
@@ -230,7 +239,7 @@ class DicomText:
                 text = decode_bytes(raw, self.encodings, set())
             else:
                 text = raw.decode("latin_1")
-            return text.rstrip(" \x00")
+            return text.rstrip("\x00") if keep_spaces else text.rstrip(" \x00")
         fmt = _NUMBER_FORMATS.get(vr)
         if fmt is not None:
             code, size = fmt
@@ -345,7 +354,9 @@ def _typed_value(
         sequence = dataset[tag].value  # converting a raw SQ parses its items
         items = []
         for item in sequence:
-            items.append(dataset_to_json(item, _ItemText(item, text), shape, max_string_length=max_string_length))
+            items.append(
+                dataset_to_json(item, _ItemText(item, text), shape, max_string_length=max_string_length)
+            )
         return "Sequence", items
     if vr in _BINARY_VRS:
         return "Null", None

@@ -36,6 +36,7 @@ MAIN_TAGS_SIGNATURE: dict[ResourceLevel, str] = {
 }
 
 IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
+DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1.99"
 
 
 @dataclass(slots=True)
@@ -53,13 +54,23 @@ class ParsedInstance:
     pixel_data_vr: str | None
 
 
-def read_dataset(data: bytes, *, stop_before_pixels: bool = True, stream: io.BytesIO | None = None) -> Dataset:
+def read_dataset(
+    data: bytes, *, stop_before_pixels: bool = True, stream: io.BytesIO | None = None
+) -> Dataset:
     """Parse DICOM bytes; raises OrthancError(BadFileFormat) on anything that is not DICOM."""
     if not data:
         raise OrthancError(ErrorCode.BadFileFormat, "Empty DICOM file")
     try:
         return pydicom.dcmread(stream or io.BytesIO(data), stop_before_pixels=stop_before_pixels, force=True)
-    except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError, OverflowError, NotImplementedError) as e:
+    except (
+        InvalidDicomError,
+        EOFError,
+        ValueError,
+        KeyError,
+        TypeError,
+        OverflowError,
+        NotImplementedError,
+    ) as e:
         raise OrthancError(
             ErrorCode.BadFileFormat, f"Cannot parse an invalid DICOM file (size: {len(data)} bytes)"
         ) from e
@@ -114,11 +125,12 @@ def parse_instance(data: bytes, default_encoding: str = "latin_1") -> ParsedInst
             raise OrthancError(
                 ErrorCode.BadFileFormat, f"Cannot parse an invalid DICOM file (size: {len(data)} bytes)"
             )
-        missing = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
-        absent = [name for name, uid in zip(missing, uids[1:], strict=True) if not uid]
+        # Orthanc's DicomInstanceHasher: an absent UID is InexistentTag (404), an empty one BadFileFormat.
+        uid_tags = (TAG_STUDY_INSTANCE_UID, TAG_SERIES_INSTANCE_UID, TAG_SOP_INSTANCE_UID)
+        if any(tag not in dataset for tag in uid_tags):
+            raise OrthancError(ErrorCode.InexistentTag)
         raise OrthancError(
-            ErrorCode.BadFileFormat,
-            "Missing tag in DICOM file: " + ", ".join(absent),
+            ErrorCode.BadFileFormat, "missing StudyInstanceUID, SeriesInstanceUID or SOPInstanceUID"
         )
     ids = InstanceIdentifiers(uids[0].strip(), uids[1].strip(), uids[2].strip(), uids[3].strip())
     main_tags[ResourceLevel.STUDY] = {**main_tags[ResourceLevel.PATIENT], **main_tags[ResourceLevel.STUDY]}
@@ -140,6 +152,9 @@ def parse_instance(data: bytes, default_encoding: str = "latin_1") -> ParsedInst
 
 def _is_truncated(dataset: Dataset, data: bytes, position: int) -> bool:
     """pydicom stops quietly at a cut-off element; DCMTK (and so Orthanc) refuses the file."""
+    meta = getattr(dataset, "file_meta", None)
+    if meta is not None and meta.get("TransferSyntaxUID") == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
+        return False  # positions refer to the inflated stream, not to ``data``
     if position < len(data):
         return False  # stopped on the Pixel Data element
     keys = list(dataset.keys())

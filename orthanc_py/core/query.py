@@ -128,7 +128,6 @@ async def _check_indexed(
 ) -> list[ResourceRow]:
     if not rows:
         return rows
-    level = rows[0].level
     holders: dict[ResourceLevel, dict[int, int]] = {}
     tags: dict[int, dict[int, str]] = {}
     for tag_level, _ in constraints:
@@ -138,13 +137,16 @@ async def _check_indexed(
     kept = []
     for row in rows:
         if all(
-            c.matches(tags.get(holders[lvl].get(row.internal_id, -1), {}).get(c.tag)) for lvl, c in constraints
+            c.matches(tags.get(holders[lvl].get(row.internal_id, -1), {}).get(c.tag))
+            for lvl, c in constraints
         ):
             kept.append(row)
     return kept
 
 
-async def _sort(tx: Transaction, rows: list[ResourceRow], order_by: list[tuple[int, bool]]) -> list[ResourceRow]:
+async def _sort(
+    tx: Transaction, rows: list[ResourceRow], order_by: list[tuple[int, bool]]
+) -> list[ResourceRow]:
     """Stable sorts, last key first, on the main tag held by the row or its ancestor."""
     if not rows:
         return rows
@@ -153,12 +155,16 @@ async def _sort(tx: Transaction, rows: list[ResourceRow], order_by: list[tuple[i
         holder = await _ancestors(tx, rows, min(tag_level, rows[0].level))
         tags = await tx.get_main_tags(sorted(set(holder.values())))
         rows = sorted(
-            rows, key=lambda r: tags.get(holder.get(r.internal_id, -1), {}).get(tag, ""), reverse=not ascending
+            rows,
+            key=lambda r: tags.get(holder.get(r.internal_id, -1), {}).get(tag, ""),
+            reverse=not ascending,
         )
     return rows
 
 
-async def _check_modalities(tx: Transaction, rows: list[ResourceRow], constraint: TagConstraint) -> list[ResourceRow]:
+async def _check_modalities(
+    tx: Transaction, rows: list[ResourceRow], constraint: TagConstraint
+) -> list[ResourceRow]:
     """``ModalitiesInStudy``: a study matches if one of its series' Modality matches."""
     series = await descendants(tx, [r.internal_id for r in rows], 1)
     series_tags = await tx.get_main_tags([s.internal_id for ss in series.values() for s in ss])

@@ -1,4 +1,4 @@
-"""The built-in SQLite index (aiosqlite, WAL).
+"""The built-in SQLite index (WAL).
 
 SQLite allows one writer at a time: write transactions share one connection under an asyncio lock
 (``BEGIN IMMEDIATE``), read transactions use a second connection that sees the last committed state.
@@ -16,8 +16,6 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
 
-import aiosqlite
-
 from ..core.errors import ErrorCode, OrthancError
 from ..core.identifiers import InstanceIdentifiers, ResourceLevel
 from ..core.matching import normalize_for_search as normalize_value
@@ -31,11 +29,13 @@ from .base import (
     SizeTotals,
     TagFilter,
 )
-from .sqlite_inline import InlineConnection
+from .sqlite_connections import InlineConnection, ThreadedConnection
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+# SQLite readers run in parallel (the sqlite3 module releases the GIL while a statement runs).
+_READERS = 2
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
@@ -44,6 +44,8 @@ _PRAGMAS = (
     "PRAGMA cache_size=-65536",
 )
 _PROPERTY_SCHEMA_VERSION = 1
+# SQLite readers run in parallel (the sqlite3 module releases the GIL while a statement runs).
+_READERS = 2
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
@@ -69,7 +71,9 @@ class SQLiteIndex:
         self.path = path
         self.read_only = read_only
         self._writer: InlineConnection | None = None
-        self._reader: aiosqlite.Connection | None = None
+        self._reader: ThreadedConnection | None = None
+        self._readers: list[ThreadedConnection] = []
+        self._next_reader = 0
         self._checkpoints: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
 
@@ -77,11 +81,11 @@ class SQLiteIndex:
     def database_version(self) -> int:
         return SCHEMA_VERSION
 
-    async def _connect(self) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
+    def _connect_reader(self) -> ThreadedConnection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         for pragma in _PRAGMAS:
-            await conn.execute(pragma)
-        return conn
+            conn.execute(pragma)
+        return ThreadedConnection(conn)
 
     def _connect_writer(self) -> InlineConnection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -95,7 +99,8 @@ class SQLiteIndex:
         os.makedirs(folder, exist_ok=True)
         self._writer = self._connect_writer()
         await self._migrate(self._writer)
-        self._reader = await self._connect()
+        self._readers = [self._connect_reader() for _ in range(_READERS)]
+        self._reader = self._readers[0]
         self._checkpoints = asyncio.create_task(self._checkpoint_periodically())
 
     async def _checkpoint_periodically(self) -> None:
@@ -123,7 +128,8 @@ class SQLiteIndex:
         if version > SCHEMA_VERSION:
             raise OrthancError(
                 ErrorCode.IncompatibleDatabaseVersion,
-                f"The index {self.path} has schema version {version}, newer than this orthanc_py ({SCHEMA_VERSION})",
+                f"The index {self.path} has schema version {version}, "
+                f"newer than this orthanc_py ({SCHEMA_VERSION})",
             )
         for step in range(version + 1, SCHEMA_VERSION + 1):
             script = resources.files("orthanc_py.index.schema").joinpath(f"sqlite-{step}.sql").read_text()
@@ -143,7 +149,9 @@ class SQLiteIndex:
             self._checkpoints = None
         if self._reader is not None:
             await self._reader.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            await self._reader.close()
+        for reader in self._readers:
+            await reader.close()
+        self._readers = []
         if self._writer is not None:
             await self._writer.close()
         self._reader = None
@@ -155,7 +163,7 @@ class SQLiteIndex:
             if self.read_only:
                 raise OrthancError(
                     ErrorCode.ReadOnly,
-                    "The index is read-only (\"ReadOnly\" configuration option)",
+                    'The index is read-only ("ReadOnly" configuration option)',
                     http_status=403,
                 )
             assert self._writer is not None
@@ -170,20 +178,24 @@ class SQLiteIndex:
                 else:
                     await conn.execute("COMMIT")
         else:
-            assert self._reader is not None
+            assert self._readers
             # Reads run in autocommit; a single statement always sees one committed snapshot.
-            yield SQLiteTransaction(self._reader)
+            self._next_reader = (self._next_reader + 1) % len(self._readers)
+            yield SQLiteTransaction(self._readers[self._next_reader])
+
+
+_LEVELS = tuple(ResourceLevel)
 
 
 def _row(r: Sequence[Any]) -> ResourceRow:
-    return ResourceRow(r[0], ResourceLevel(r[1]), r[2], r[3])
+    return ResourceRow(r[0], _LEVELS[r[1]], r[2], r[3])
 
 
 _RESOURCE_COLUMNS = "internal_id, level, public_id, parent_id"
 
 
 class SQLiteTransaction:
-    def __init__(self, conn: aiosqlite.Connection | InlineConnection) -> None:
+    def __init__(self, conn: ThreadedConnection | InlineConnection) -> None:
         self.conn = conn
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -277,7 +289,11 @@ class SQLiteTransaction:
             children = await self.get_children(frontier)
             deleted.extend(children)
             frontier = [c.internal_id for c in children]
-        attachments = [a for rows in (await self.get_attachments([d.internal_id for d in deleted])).values() for a in rows]
+        attachments = [
+            a
+            for rows in (await self.get_attachments([d.internal_id for d in deleted])).values()
+            for a in rows
+        ]
         await self.conn.execute("DELETE FROM resources WHERE internal_id=?", (internal_id,))
         # Orthanc removes the ancestors left without children.
         remaining: ResourceRow | None = None
@@ -333,7 +349,10 @@ class SQLiteTransaction:
             params.extend(args)
         if labels is not None and labels.labels:
             marks = _marks(len(labels.labels))
-            count = f"(SELECT COUNT(*) FROM labels l WHERE l.internal_id = r.internal_id AND l.label IN ({marks}))"
+            count = (
+                "(SELECT COUNT(*) FROM labels l "
+                f"WHERE l.internal_id = r.internal_id AND l.label IN ({marks}))"
+            )
             if labels.constraint == "All":
                 where.append(f"{count} = ?")
                 params.extend([*labels.labels, len(set(labels.labels))])
@@ -356,7 +375,8 @@ class SQLiteTransaction:
     async def set_main_tags(self, rows: list[tuple[int, int, str]]) -> None:
         await self.conn.executemany(
             "INSERT INTO main_dicom_tags (internal_id, tag, value, normalized) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (internal_id, tag) DO UPDATE SET value=excluded.value, normalized=excluded.normalized",
+            "ON CONFLICT (internal_id, tag) "
+            "DO UPDATE SET value=excluded.value, normalized=excluded.normalized",
             [(i, t, v, normalize_value(v)) for i, t, v in rows],
         )
 
@@ -364,7 +384,8 @@ class SQLiteTransaction:
         result: dict[int, dict[int, str]] = {i: {} for i in internal_ids}
         for chunk in _chunks(internal_ids):
             for i, tag, value in await self._all(
-                f"SELECT internal_id, tag, value FROM main_dicom_tags WHERE internal_id IN ({_marks(len(chunk))})",
+                "SELECT internal_id, tag, value FROM main_dicom_tags "
+                f"WHERE internal_id IN ({_marks(len(chunk))})",
                 chunk,
             ):
                 result[i][tag] = value
@@ -401,7 +422,8 @@ class SQLiteTransaction:
     # --- attachments
     async def add_attachment(self, internal_id: int, a: Attachment) -> None:
         await self.conn.execute(
-            "INSERT INTO attached_files (internal_id, content_type, uuid, compressed_size, uncompressed_size, "
+            "INSERT INTO attached_files (internal_id, content_type, uuid, compressed_size, "
+            "uncompressed_size, "
             "compression, uncompressed_md5, compressed_md5, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 internal_id,
@@ -480,12 +502,15 @@ class SQLiteTransaction:
 
     # --- protection
     async def is_protected(self, patient_id: int) -> bool:
-        return await self._one("SELECT 1 FROM protected_patients WHERE internal_id=?", (patient_id,)) is not None
+        return (
+            await self._one("SELECT 1 FROM protected_patients WHERE internal_id=?", (patient_id,)) is not None
+        )
 
     async def set_protected(self, patient_id: int, protected: bool) -> None:
         if protected:
             await self.conn.execute(
-                "INSERT INTO protected_patients (internal_id) VALUES (?) ON CONFLICT DO NOTHING", (patient_id,)
+                "INSERT INTO protected_patients (internal_id) VALUES (?) ON CONFLICT DO NOTHING",
+                (patient_id,),
             )
         else:
             await self.conn.execute("DELETE FROM protected_patients WHERE internal_id=?", (patient_id,))
@@ -506,7 +531,8 @@ class SQLiteTransaction:
     # --- labels
     async def add_label(self, internal_id: int, label: str) -> None:
         await self.conn.execute(
-            "INSERT INTO labels (internal_id, label) VALUES (?, ?) ON CONFLICT DO NOTHING", (internal_id, label)
+            "INSERT INTO labels (internal_id, label) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (internal_id, label),
         )
 
     async def remove_label(self, internal_id: int, label: str) -> None:
@@ -516,7 +542,8 @@ class SQLiteTransaction:
         result: dict[int, list[str]] = {i: [] for i in internal_ids}
         for chunk in _chunks(internal_ids):
             for i, label in await self._all(
-                f"SELECT internal_id, label FROM labels WHERE internal_id IN ({_marks(len(chunk))}) ORDER BY label",
+                "SELECT internal_id, label FROM labels "
+                f"WHERE internal_id IN ({_marks(len(chunk))}) ORDER BY label",
                 chunk,
             ):
                 result[i].append(label)

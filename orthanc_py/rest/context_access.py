@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
 from starlette.convertors import Convertor, register_url_convertor
+from starlette.requests import Request
 
 from ..core.context import ServerContext
 

@@ -30,7 +30,9 @@ def _reason(status: int) -> str:
         return "Error"
 
 
-def error_body(request: Request, code: ErrorCode, http_status: int, message: str, details: str | None) -> dict:
+def error_body(
+    request: Request, code: ErrorCode, http_status: int, message: str, details: str | None
+) -> dict:
     body: dict[str, object] = {
         "HttpError": _reason(http_status),
         "HttpStatus": http_status,

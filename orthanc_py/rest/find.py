@@ -9,13 +9,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..core.dicom_tags import TAG_PATIENT_ID, TAG_SERIES_INSTANCE_UID, TAG_SOP_INSTANCE_UID, TAG_STUDY_INSTANCE_UID, parse_tag
+from ..core.dicom_tags import (
+    TAG_PATIENT_ID,
+    TAG_SERIES_INSTANCE_UID,
+    TAG_SOP_INSTANCE_UID,
+    TAG_STUDY_INSTANCE_UID,
+    parse_tag,
+)
 from ..core.errors import ErrorCode, OrthancError
 from ..core.identifiers import ResourceLevel
 from ..core.query import FindQuery, find_resources
 from ..index.base import LabelFilter
-from .labels import check_label
 from .context_access import context_of
+from .labels import check_label
 from .resource_json import TagFormat, expand_resources
 from .responses import OrthancJSONResponse
 
@@ -35,14 +41,14 @@ async def json_object(request: Request) -> dict[str, Any]:
 def _bool(body: dict[str, Any], key: str, default: bool) -> bool:
     value = body.get(key, default)
     if not isinstance(value, bool):
-        raise OrthancError(ErrorCode.BadFileFormat, f"Field \"{key}\" must be a Boolean", http_status=400)
+        raise OrthancError(ErrorCode.BadFileFormat, f'Field "{key}" must be a Boolean', http_status=400)
     return value
 
 
 def _unsigned(body: dict[str, Any], key: str) -> int:
     value = body.get(key, 0)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise OrthancError(ErrorCode.ParameterOutOfRange, f"Field \"{key}\" must be a positive integer")
+        raise OrthancError(ErrorCode.ParameterOutOfRange, f'Field "{key}" must be a positive integer')
     return value
 
 
@@ -60,7 +66,9 @@ def _labels(body: dict[str, Any]) -> LabelFilter | None:
         raise OrthancError(ErrorCode.BadRequest, 'Field "Labels" must be a list of strings')
     constraint = body.get("LabelsConstraint", "All")
     if constraint not in ("All", "Any", "None"):
-        raise OrthancError(ErrorCode.ParameterOutOfRange, 'Field "LabelsConstraint" must be "All", "Any" or "None"')
+        raise OrthancError(
+            ErrorCode.ParameterOutOfRange, 'Field "LabelsConstraint" must be "All", "Any" or "None"'
+        )
     for label in labels:
         check_label(label)
     return LabelFilter(tuple(labels), constraint) if labels else None
@@ -79,7 +87,9 @@ def _order_by(body: dict[str, Any]) -> list[tuple[int, bool]]:
             or not isinstance(item.get("Key"), str)
             or item.get("Direction", "ASC") not in ("ASC", "DESC")
         ):
-            raise OrthancError(ErrorCode.BadRequest, f"Unsupported OrderBy entry: {orjson.dumps(item).decode()}")
+            raise OrthancError(
+                ErrorCode.BadRequest, f"Unsupported OrderBy entry: {orjson.dumps(item).decode()}"
+            )
         order.append((_tag(item["Key"]), item.get("Direction", "ASC") == "ASC"))
     return order
 
@@ -98,13 +108,13 @@ async def tools_find(request: Request) -> Response:
     constraints: dict[int, str] = {}
     for key, value in body["Query"].items():
         if not isinstance(value, str):
-            raise OrthancError(ErrorCode.BadRequest, f"Tag \"{key}\" must be associated with a string")
+            raise OrthancError(ErrorCode.BadRequest, f'Tag "{key}" must be associated with a string')
         constraints[_tag(key)] = value
     requested = body.get("RequestedTags")
     requested_tags: list[int] | None = None
     if requested is not None:
         if not isinstance(requested, list) or not all(isinstance(t, str) for t in requested):
-            raise OrthancError(ErrorCode.BadRequest, "Field \"RequestedTags\" must be a list of strings")
+            raise OrthancError(ErrorCode.BadRequest, 'Field "RequestedTags" must be a list of strings')
         requested_tags = [_tag(t) for t in requested]
     query = FindQuery(
         level=level,
@@ -115,7 +125,9 @@ async def tools_find(request: Request) -> Response:
         order_by=_order_by(body),
         labels=_labels(body),
     )
-    fmt = TagFormat("full" if _bool(body, "Full", False) else "short" if _bool(body, "Short", False) else "simplify")
+    fmt = TagFormat(
+        "full" if _bool(body, "Full", False) else "short" if _bool(body, "Short", False) else "simplify"
+    )
     async with context.index.transaction() as tx:
         rows = await find_resources(context, tx, query)
         if not _bool(body, "Expand", False):
@@ -140,7 +152,9 @@ async def tools_lookup(request: Request) -> Response:
     async with context.index.transaction() as tx:
         for level, tag in _IDENTIFIERS:
             for row in await tx.lookup_identifier(level, tag, value):
-                answers.append({"ID": row.public_id, "Path": f"/{level.plural}/{row.public_id}", "Type": level.title})
+                answers.append(
+                    {"ID": row.public_id, "Path": f"/{level.plural}/{row.public_id}", "Type": level.title}
+                )
     return OrthancJSONResponse(answers)
 
 

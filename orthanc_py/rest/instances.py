@@ -180,8 +180,8 @@ def _raw_bytes(dataset: Dataset, tag: int, element: Any) -> bytes:
     if value is None:
         return b""
     # An element pydicom already converted: write it back as it is encoded in the file.
-    from pydicom.filewriter import write_data_element
     from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_data_element
 
     buffer = DicomBytesIO()
     buffer.is_little_endian = True
@@ -194,8 +194,10 @@ def _pixel_data_items(dataset: Dataset) -> list[bytes]:
     """Frames of the Pixel Data: fragments grouped per frame when encapsulated, slices if native."""
     pixels = dataset.get_item(TAG_PIXEL_DATA).value or b""
     frames = int(dataset.get("NumberOfFrames", 1) or 1)
-    if getattr(dataset, "file_meta", None) is not None and dataset.file_meta.get("TransferSyntaxUID") and (
-        dataset.file_meta.TransferSyntaxUID.is_compressed
+    if (
+        getattr(dataset, "file_meta", None) is not None
+        and dataset.file_meta.get("TransferSyntaxUID")
+        and (dataset.file_meta.TransferSyntaxUID.is_compressed)
     ):
         from pydicom.encaps import generate_frames
 

@@ -24,8 +24,17 @@ CONTENT_TYPE_NAMES = {
 _CONTENT_TYPE_BY_NAME = {name: int(t) for t, name in CONTENT_TYPE_NAMES.items()}
 
 ATTACHMENT_OPERATIONS = [
-    "compress", "compressed-data", "compressed-md5", "compressed-size", "data", "info",
-    "is-compressed", "md5", "size", "uncompress", "verify-md5",
+    "compress",
+    "compressed-data",
+    "compressed-md5",
+    "compressed-size",
+    "data",
+    "info",
+    "is-compressed",
+    "md5",
+    "size",
+    "uncompress",
+    "verify-md5",
 ]
 
 
@@ -138,8 +147,14 @@ async def attachment_property(request: Request) -> Response:
     context = context_of(request)
     if operation == "data":
         data = await context.read_attachment(attachment)
-        media = "application/dicom" if attachment.content_type == FileContentType.DICOM else "application/octet-stream"
-        return Response(data, media_type=media, headers={"Content-Disposition": f'filename="{attachment.uuid}"'})
+        media = (
+            "application/dicom"
+            if attachment.content_type == FileContentType.DICOM
+            else "application/octet-stream"
+        )
+        return Response(
+            data, media_type=media, headers={"Content-Disposition": f'filename="{attachment.uuid}"'}
+        )
     if operation == "compressed-data":
         data = await context.storage.read(attachment.uuid, attachment.content_type)
         return Response(data, media_type="application/octet-stream")

@@ -39,7 +39,11 @@ class TagFormat:
         answer: dict[str, Any] = {}
         for tag, value in tags.items():
             if self.shape == "full":
-                answer[format_tag(tag)] = {"Name": _NAMES.get(tag) or tag_name(tag), "Type": "String", "Value": value}
+                answer[format_tag(tag)] = {
+                    "Name": _NAMES.get(tag) or tag_name(tag),
+                    "Type": "String",
+                    "Value": value,
+                }
             elif self.shape == "short":
                 answer[format_tag(tag)] = value
             else:
@@ -127,13 +131,17 @@ async def expand_resources(
             answer["ExpectedNumberOfInstances"] = expected
             answer["Status"] = series_status(
                 expected,
-                [child_metadata.get(c.internal_id, {}).get(MetadataType.INDEX_IN_SERIES) for c in children[row.internal_id]],
+                [
+                    child_metadata.get(c.internal_id, {}).get(MetadataType.INDEX_IN_SERIES)
+                    for c in children[row.internal_id]
+                ],
             )
         elif level is ResourceLevel.INSTANCE:
             answer["ParentSeries"] = parents.get(row.parent_id or -1)
             answer["IndexInSeries"] = _int(meta.get(MetadataType.INDEX_IN_SERIES))
             dicom = next(
-                (a for a in attachments.get(row.internal_id, []) if a.content_type == FileContentType.DICOM), None
+                (a for a in attachments.get(row.internal_id, []) if a.content_type == FileContentType.DICOM),
+                None,
             )
             answer["FileSize"] = dicom.uncompressed_size if dicom else 0
             answer["FileUuid"] = dicom.uuid if dicom else None

@@ -80,7 +80,9 @@ async def module_patient(request: Request) -> Response:
 async def instances_tags(request: Request) -> Response:
     answer = {}
     for instance in await _instances_of(request):
-        answer[instance.public_id] = _reshape(await _full_tags(request, instance), tags_shape(request.query_params))
+        answer[instance.public_id] = _reshape(
+            await _full_tags(request, instance), tags_shape(request.query_params)
+        )
     return OrthancJSONResponse(answer)
 
 

@@ -104,7 +104,11 @@ async def get_resource(request: Request) -> Response:
         return Response(status_code=404)
     async with context.index.transaction() as tx:
         answers = await expand_resources(
-            context, tx, [row], TagFormat.from_query(request.query_params), parse_requested_tags(request.query_params)
+            context,
+            tx,
+            [row],
+            TagFormat.from_query(request.query_params),
+            parse_requested_tags(request.query_params),
         )
     return OrthancJSONResponse(answers[0])
 
@@ -141,13 +145,17 @@ async def relatives(request: Request) -> Response:
             rows = (await descendants(tx, [row.internal_id], target - level))[row.internal_id]
             if not flag(params, "expand") and "expand" in params:
                 return OrthancJSONResponse([r.public_id for r in rows])
-            answers = await expand_resources(context, tx, rows, TagFormat.from_query(params), parse_requested_tags(params))
+            answers = await expand_resources(
+                context, tx, rows, TagFormat.from_query(params), parse_requested_tags(params)
+            )
             return OrthancJSONResponse(answers)
         ancestor = row
         while ancestor.level > target:
             assert ancestor.parent_id is not None
             ancestor = (await tx.get_resources([ancestor.parent_id]))[0]
-        answers = await expand_resources(context, tx, [ancestor], TagFormat.from_query(params), parse_requested_tags(params))
+        answers = await expand_resources(
+            context, tx, [ancestor], TagFormat.from_query(params), parse_requested_tags(params)
+        )
     return OrthancJSONResponse(answers[0])
 
 
@@ -158,7 +166,9 @@ async def resource_statistics(request: Request) -> Response:
     async with context.index.transaction() as tx:
         counts: dict[ResourceLevel, list[ResourceRow]] = {}
         for depth in range(1, ResourceLevel.INSTANCE - level + 1):
-            counts[ResourceLevel(level + depth)] = (await descendants(tx, [row.internal_id], depth))[row.internal_id]
+            counts[ResourceLevel(level + depth)] = (await descendants(tx, [row.internal_id], depth))[
+                row.internal_id
+            ]
         instances = counts.get(ResourceLevel.INSTANCE, [row])
         totals = await tx.size_totals([r.internal_id for r in instances])
     answer: dict[str, Any] = {
@@ -171,7 +181,11 @@ async def resource_statistics(request: Request) -> Response:
         "DicomUncompressedSize": str(totals.dicom_uncompressed_size),
         "DicomUncompressedSizeMB": totals.dicom_uncompressed_size // (1024 * 1024),
     }
-    names = {ResourceLevel.STUDY: "CountStudies", ResourceLevel.SERIES: "CountSeries", ResourceLevel.INSTANCE: "CountInstances"}
+    names = {
+        ResourceLevel.STUDY: "CountStudies",
+        ResourceLevel.SERIES: "CountSeries",
+        ResourceLevel.INSTANCE: "CountInstances",
+    }
     for lvl, rows in counts.items():
         answer[names[lvl]] = len(rows)
     return OrthancJSONResponse(answer)

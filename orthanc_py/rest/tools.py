@@ -34,8 +34,23 @@ _UID_LEVEL_SUFFIX = {
 }
 
 ENCODINGS = (
-    "Ascii", "Utf8", "Latin1", "Latin2", "Latin3", "Latin4", "Latin5", "Cyrillic", "Windows1251",
-    "Arabic", "Greek", "Hebrew", "Thai", "Japanese", "Chinese", "JapaneseKanji", "Korean",
+    "Ascii",
+    "Utf8",
+    "Latin1",
+    "Latin2",
+    "Latin3",
+    "Latin4",
+    "Latin5",
+    "Cyrillic",
+    "Windows1251",
+    "Arabic",
+    "Greek",
+    "Hebrew",
+    "Thai",
+    "Japanese",
+    "Chinese",
+    "JapaneseKanji",
+    "Korean",
     "SimplifiedChinese",
 )
 
@@ -113,10 +128,15 @@ async def put_default_encoding(request: Request) -> Response:
 
 # Orthanc's default "AcceptedTransferSyntaxes": every transfer syntax DCMTK knows.
 ACCEPTED_TRANSFER_SYNTAXES = [
-    "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2",
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2.1.99",
+    "1.2.840.10008.1.2.2",
     *(f"1.2.840.10008.1.2.4.{n}" for n in (*range(50, 67), 70, 80, 81, 90, 91, 92, 93, 94, 95)),
     *(f"1.2.840.10008.1.2.4.{n}" for n in range(100, 109)),
-    "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.6.1", "1.2.840.10008.1.2.6.2",
+    "1.2.840.10008.1.2.5",
+    "1.2.840.10008.1.2.6.1",
+    "1.2.840.10008.1.2.6.2",
 ]
 
 

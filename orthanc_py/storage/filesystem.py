@@ -73,7 +73,9 @@ class FilesystemStorage:
                 f.seek(start)
                 return f.read(max(0, end - start))
         except FileNotFoundError as error:
-            raise OrthancError(ErrorCode.InexistentFile, f"Missing file in the storage area: {path}") from error
+            raise OrthancError(
+                ErrorCode.InexistentFile, f"Missing file in the storage area: {path}"
+            ) from error
 
     async def remove(self, uuid: str, content_type: int) -> None:
         await self._run(self._remove_sync, uuid)
