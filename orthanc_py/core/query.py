@@ -83,6 +83,8 @@ def _plan(query: FindQuery) -> _Plan:
             plan.from_file.append(constraint)
             plan.exact = False
             continue
+        if tag_level is ResourceLevel.PATIENT and query.level >= ResourceLevel.STUDY:
+            tag_level = ResourceLevel.STUDY  # studies hold a copy of their patient's tags
         plan.indexed.append((tag_level, constraint))
         hint = constraint.sql_hint()
         if hint.allow_missing:
@@ -129,11 +131,12 @@ async def _check_indexed(
     if not rows:
         return rows
     holders: dict[ResourceLevel, dict[int, int]] = {}
-    tags: dict[int, dict[int, str]] = {}
     for tag_level, _ in constraints:
         if tag_level not in holders:
             holders[tag_level] = await _ancestors(tx, rows, tag_level)
-            tags.update(await tx.get_main_tags(sorted(set(holders[tag_level].values()) - set(tags))))
+    wanted = sorted({c.tag for _, c in constraints})
+    holder_ids = sorted({h for by_row in holders.values() for h in by_row.values()})
+    tags = await tx.get_main_tags(holder_ids, wanted)
     kept = []
     for row in rows:
         if all(
@@ -152,8 +155,10 @@ async def _sort(
         return rows
     for tag, ascending in reversed(order_by):
         tag_level = _LEVEL_OF_TAG.get(tag, rows[0].level)
+        if tag_level is ResourceLevel.PATIENT and rows[0].level >= ResourceLevel.STUDY:
+            tag_level = ResourceLevel.STUDY
         holder = await _ancestors(tx, rows, min(tag_level, rows[0].level))
-        tags = await tx.get_main_tags(sorted(set(holder.values())))
+        tags = await tx.get_main_tags(sorted(set(holder.values())), [tag])
         rows = sorted(
             rows,
             key=lambda r: tags.get(holder.get(r.internal_id, -1), {}).get(tag, ""),

@@ -380,12 +380,15 @@ class SQLiteTransaction:
             [(i, t, v, normalize_value(v)) for i, t, v in rows],
         )
 
-    async def get_main_tags(self, internal_ids: list[int]) -> dict[int, dict[int, str]]:
+    async def get_main_tags(
+        self, internal_ids: list[int], tags: list[int] | None = None
+    ) -> dict[int, dict[int, str]]:
         result: dict[int, dict[int, str]] = {i: {} for i in internal_ids}
+        tag_clause = f" AND tag IN ({','.join(str(int(t)) for t in tags)})" if tags else ""
         for chunk in _chunks(internal_ids):
             for i, tag, value in await self._all(
                 "SELECT internal_id, tag, value FROM main_dicom_tags "
-                f"WHERE internal_id IN ({_marks(len(chunk))})",
+                f"WHERE internal_id IN ({_marks(len(chunk))})" + tag_clause,
                 chunk,
             ):
                 result[i][tag] = value
