@@ -12,8 +12,14 @@ import struct
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 from pydicom.charset import convert_encodings, decode_bytes
-from pydicom.datadict import dictionary_keyword, dictionary_VR, private_dictionary_description
+from pydicom.datadict import (
+    dictionary_is_retired,
+    dictionary_keyword,
+    dictionary_VR,
+    private_dictionary_description,
+)
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag, Tag
@@ -160,9 +166,11 @@ def tag_name(tag: int, private_creator: str | None = None) -> str:
             return "PrivateCreator"
         if private_creator:
             try:
-                return private_dictionary_description(tag, private_creator).replace(" ", "")
+                name = private_dictionary_description(tag, private_creator).replace(" ", "")
             except KeyError:
-                pass
+                name = ""
+            if name and name != "Unknown":
+                return name
         return "Unknown Tag & Data"
     try:
         keyword = dictionary_keyword(tag)
@@ -172,6 +180,8 @@ def tag_name(tag: int, private_creator: str | None = None) -> str:
         if element == 0x0000:
             return "GenericGroupLength"
         return "Unknown Tag & Data"
+    if dictionary_is_retired(tag):
+        return "RETIRED_" + keyword  # DCMTK's naming of retired attributes
     return keyword
 
 
@@ -208,10 +218,17 @@ class DicomText:
                 return known
         if vr:
             return str(vr)
+        # Implicit VR: the dictionary decides, as in DCMTK.
+        group, number = tag >> 16, tag & 0xFFFF
+        if number == 0x0000:
+            return "UL"  # group length
+        if group % 2 == 1 and 0x0010 <= number <= 0x00FF:
+            return "LO"  # private creator
         try:
-            return str(dictionary_VR(tag))
+            known = str(dictionary_VR(tag))
         except KeyError:
             return "UN"
+        return "US" if known in ("US or SS", "US or SS or OW") else known
 
     def string_value(self, tag: int, element: Any | None = None) -> str | None:
         """The element as Orthanc's string (multiple values joined by ``\\``); None for binary or SQ."""
@@ -247,9 +264,11 @@ class DicomText:
             values = struct.unpack(("<" if little_endian else ">") + code * count, raw[: count * size])
             return "\\".join(_format_number(vr, v) for v in values)
         if vr == "AT":
-            count = len(raw) // 4
-            pairs = struct.unpack(("<" if little_endian else ">") + "HH" * count, raw[: count * 4])
-            return "\\".join(f"{pairs[i]:04x},{pairs[i + 1]:04x}" for i in range(0, len(pairs), 2))
+            if len(raw) < 4:
+                return ""
+            # DCMTK's string conversion of AT gives the first value only, as Orthanc shows it.
+            group, element = struct.unpack(("<" if little_endian else ">") + "HH", raw[:4])
+            return f"{group:04x},{element:04x}"
         return None
 
     def _value_to_text(self, vr: str, value: Any) -> str | None:
@@ -273,11 +292,39 @@ class DicomText:
 
 
 def _format_number(vr: str, v: Any) -> str:
-    if vr == "FL":
-        return f"{v:.9g}"
-    if vr == "FD":
+    # Orthanc widens FL to double and prints 17 significant digits for both (lexical_cast<double>).
+    if vr in ("FL", "FD"):
         return f"{v:.17g}"
     return str(v)
+
+
+# Main tags that are sequences (RequestAttributesSequence) are kept in the index as their full-format
+# JSON behind this marker, and shown as nested tags (Orthanc's "MainDicomSequences").
+SEQUENCE_MARKER = "\x1fSQ"
+
+
+def main_tag_value(dataset: Dataset, text: DicomText, tag: int) -> str | None:
+    """The value Orthanc keeps for a main tag: its string, or the JSON of a sequence."""
+    element = dataset.get_item(tag)
+    if element is None:
+        return None
+    if text.vr_of(tag, element) == "SQ":
+        items = [dataset_to_json(item, _ItemText(item, text), "full") for item in dataset[tag].value]
+        return SEQUENCE_MARKER + orjson.dumps(items).decode("utf-8")
+    return text.string_value(tag, element)
+
+
+def reshape_tags(tags: dict[str, Any], shape: str) -> dict[str, Any]:
+    """A full-format answer (``{"0010,0010": {"Name", "Type", "Value"}}``) in another shape."""
+    if shape == "full":
+        return tags
+    answer: dict[str, Any] = {}
+    for key, entry in tags.items():
+        value = entry["Value"]
+        if entry["Type"] == "Sequence":
+            value = [reshape_tags(item, shape) for item in value]
+        answer[key if shape == "short" else entry["Name"]] = value
+    return answer
 
 
 def main_dicom_tags(text: DicomText, level: ResourceLevel) -> dict[str, str]:

@@ -26,6 +26,7 @@ from .dicom_tags import (
     TAG_STUDY_INSTANCE_UID,
     DicomText,
     format_tag,
+    main_tag_value,
 )
 from .errors import ErrorCode, OrthancError
 from .identifiers import InstanceIdentifiers, ResourceLevel
@@ -110,7 +111,7 @@ def parse_instance(data: bytes, default_encoding: str = "latin_1") -> ParsedInst
         for level, tags in MAIN_DICOM_TAGS.items():
             values: dict[int, str] = {}
             for tag, _name in tags:
-                value = text.string_value(tag)
+                value = main_tag_value(dataset, text, tag)
                 if value is not None:
                     values[tag] = value
             main_tags[level] = values

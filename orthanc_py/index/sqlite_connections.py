@@ -99,7 +99,9 @@ class ThreadedConnection:
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         rows = list(rows)
-        await asyncio.get_running_loop().run_in_executor(self._executor, self.connection.executemany, sql, rows)
+        await asyncio.get_running_loop().run_in_executor(
+            self._executor, self.connection.executemany, sql, rows
+        )
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self.connection.close)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from ..core.context import ServerContext
-from ..core.dicom_tags import MAIN_DICOM_TAGS, format_tag, tag_name
+from ..core.dicom_tags import MAIN_DICOM_TAGS, SEQUENCE_MARKER, format_tag, reshape_tags, tag_name
 from ..core.enumerations import MetadataType, SeriesStatus
 from ..core.identifiers import ResourceLevel
 from ..core.requested_tags import requested_tag_values
@@ -35,10 +37,18 @@ class TagFormat:
             return cls("short")
         return cls("simplify")
 
-    def write(self, tags: dict[int, str], order: tuple[tuple[int, str], ...] | None = None) -> dict[str, Any]:
+    def write(self, tags: dict[int, str]) -> dict[str, Any]:
         answer: dict[str, Any] = {}
         for tag, value in tags.items():
-            if self.shape == "full":
+            if value.startswith(SEQUENCE_MARKER):
+                items = orjson.loads(value[len(SEQUENCE_MARKER) :])
+                name = _NAMES.get(tag) or tag_name(tag)
+                if self.shape == "full":
+                    answer[format_tag(tag)] = {"Name": name, "Type": "Sequence", "Value": items}
+                else:
+                    reshaped = [reshape_tags(item, self.shape) for item in items]
+                    answer[format_tag(tag) if self.shape == "short" else name] = reshaped
+            elif self.shape == "full":
                 answer[format_tag(tag)] = {
                     "Name": _NAMES.get(tag) or tag_name(tag),
                     "Type": "String",

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..core.dicom_modules import MODULE_TAGS
-from ..core.dicom_tags import format_tag, parse_tag
+from ..core.dicom_tags import format_tag, parse_tag, reshape_tags
 from ..core.identifiers import ResourceLevel
 from ..core.requested_tags import descendants
 from ..index.base import ResourceRow
@@ -36,19 +36,6 @@ async def _full_tags(request: Request, instance: ResourceRow) -> dict[str, Any]:
     return await context.run_cpu(instance_tags_json, data, "full")
 
 
-def _reshape(tags: dict[str, Any], shape: str) -> dict[str, Any]:
-    """Turn a full-format answer into the short or simplified one (values of sequences included)."""
-    if shape == "full":
-        return tags
-    answer: dict[str, Any] = {}
-    for key, entry in tags.items():
-        value = entry["Value"]
-        if entry["Type"] == "Sequence":
-            value = [_reshape(item, shape) for item in value]
-        answer[key if shape == "short" else entry["Name"]] = value
-    return answer
-
-
 async def shared_tags(request: Request) -> Response:
     """The tags whose string value is the same in every instance of the resource."""
     shared: dict[str, Any] | None = None
@@ -58,7 +45,7 @@ async def shared_tags(request: Request) -> Response:
             shared = {k: v for k, v in tags.items() if v["Type"] == "String"}
         else:
             shared = {k: v for k, v in shared.items() if tags.get(k) == v}
-    return OrthancJSONResponse(_reshape(shared or {}, tags_shape(request.query_params)))
+    return OrthancJSONResponse(reshape_tags(shared or {}, tags_shape(request.query_params)))
 
 
 async def _module(request: Request, module: ResourceLevel) -> Response:
@@ -66,7 +53,7 @@ async def _module(request: Request, module: ResourceLevel) -> Response:
     tags = await _full_tags(request, instances[0]) if instances else {}
     wanted = {format_tag(t) for t in MODULE_TAGS[module]}
     selected = {k: v for k, v in tags.items() if k in wanted}
-    return OrthancJSONResponse(_reshape(selected, tags_shape(request.query_params)))
+    return OrthancJSONResponse(reshape_tags(selected, tags_shape(request.query_params)))
 
 
 async def module(request: Request) -> Response:
@@ -80,7 +67,7 @@ async def module_patient(request: Request) -> Response:
 async def instances_tags(request: Request) -> Response:
     answer = {}
     for instance in await _instances_of(request):
-        answer[instance.public_id] = _reshape(
+        answer[instance.public_id] = reshape_tags(
             await _full_tags(request, instance), tags_shape(request.query_params)
         )
     return OrthancJSONResponse(answer)
