@@ -73,6 +73,7 @@ class SQLiteIndex:
         self._writer: InlineConnection | None = None
         self._reader: ThreadedConnection | None = None
         self._readers: list[ThreadedConnection] = []
+        self._inline_reader: InlineConnection | None = None
         self._next_reader = 0
         self._checkpoints: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
@@ -87,7 +88,7 @@ class SQLiteIndex:
             conn.execute(pragma)
         return ThreadedConnection(conn)
 
-    def _connect_writer(self) -> InlineConnection:
+    def _connect_inline(self) -> InlineConnection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         for pragma in _PRAGMAS:
             conn.execute(pragma)
@@ -97,9 +98,10 @@ class SQLiteIndex:
     async def open(self) -> None:
         folder = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(folder, exist_ok=True)
-        self._writer = self._connect_writer()
+        self._writer = self._connect_inline()
         await self._migrate(self._writer)
         self._readers = [self._connect_reader() for _ in range(_READERS)]
+        self._inline_reader = self._connect_inline()
         self._reader = self._readers[0]
         self._checkpoints = asyncio.create_task(self._checkpoint_periodically())
 
@@ -152,6 +154,9 @@ class SQLiteIndex:
         for reader in self._readers:
             await reader.close()
         self._readers = []
+        if self._inline_reader is not None:
+            await self._inline_reader.close()
+            self._inline_reader = None
         if self._writer is not None:
             await self._writer.close()
         self._reader = None
@@ -178,10 +183,10 @@ class SQLiteIndex:
                 else:
                     await conn.execute("COMMIT")
         else:
-            assert self._readers
+            assert self._readers and self._inline_reader is not None
             # Reads run in autocommit; a single statement always sees one committed snapshot.
             self._next_reader = (self._next_reader + 1) % len(self._readers)
-            yield SQLiteTransaction(self._readers[self._next_reader])
+            yield SQLiteTransaction(self._inline_reader, self._readers[self._next_reader])
 
 
 _LEVELS = tuple(ResourceLevel)
@@ -194,12 +199,22 @@ def _row(r: Sequence[Any]) -> ResourceRow:
 _RESOURCE_COLUMNS = "internal_id, level, public_id, parent_id"
 
 
-class SQLiteTransaction:
-    def __init__(self, conn: ThreadedConnection | InlineConnection) -> None:
-        self.conn = conn
+# Reads expected to return at most this many rows run inline on the event loop (microseconds);
+# larger ones go to a reader thread so that a big listing never stalls other requests.
+_INLINE_ROWS = 100
 
-    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        async with self.conn.execute(sql, params) as cursor:
+
+class SQLiteTransaction:
+    def __init__(self, conn: InlineConnection, bulk: ThreadedConnection | None = None) -> None:
+        self.conn = conn
+        self.bulk = bulk
+
+    async def _all(self, sql: str, params: Sequence[Any] = (), *, rows: int = 1) -> list[Any]:
+        """Run a query; ``rows`` is how many rows it may return, which decides where it runs."""
+        conn: InlineConnection | ThreadedConnection = self.conn
+        if self.bulk is not None and (rows == 0 or rows > _INLINE_ROWS):
+            conn = self.bulk
+        async with conn.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -219,6 +234,7 @@ class SQLiteTransaction:
                 for r in await self._all(
                     f"SELECT {_RESOURCE_COLUMNS} FROM resources WHERE internal_id IN ({_marks(len(chunk))})",
                     chunk,
+                    rows=len(chunk),
                 )
             )
         return rows
@@ -229,10 +245,10 @@ class SQLiteTransaction:
         if limit or since:
             sql += " LIMIT ? OFFSET ?"
             params += [limit if limit else -1, since]
-        return [_row(r) for r in await self._all(sql, params)]
+        return [_row(r) for r in await self._all(sql, params, rows=limit)]
 
     async def count_resources(self, level: ResourceLevel) -> int:
-        r = await self._one("SELECT COUNT(*) FROM resources WHERE level=?", (int(level),))
+        r = await self._one("SELECT value FROM global_counters WHERE name=?", (f"resources_{int(level)}",))
         return int(r[0])
 
     async def get_children(self, parent_ids: list[int]) -> list[ResourceRow]:
@@ -244,6 +260,7 @@ class SQLiteTransaction:
                     f"SELECT {_RESOURCE_COLUMNS} FROM resources WHERE parent_id IN ({_marks(len(chunk))}) "
                     "ORDER BY public_id",
                     chunk,
+                    rows=20 * len(chunk),
                 )
             )
         return rows
@@ -341,9 +358,10 @@ class SQLiteTransaction:
         for f in filters:
             holder = alias[int(f.level)]
             predicate, args = _predicate(f)
+            # An IN subquery lets SQLite start from the (tag, value) index rather than scan the level.
             where.append(
-                f"EXISTS (SELECT 1 FROM main_dicom_tags t WHERE t.internal_id = {holder}.internal_id "
-                f"AND t.tag = ? AND {predicate})"
+                f"{holder}.internal_id IN (SELECT t.internal_id FROM main_dicom_tags t "
+                f"WHERE t.tag = ? AND {predicate})"
             )
             params.append(f.tag)
             params.extend(args)
@@ -369,7 +387,7 @@ class SQLiteTransaction:
         if limit or since:
             sql += " LIMIT ? OFFSET ?"
             params += [limit if limit else -1, since]
-        return [_row(r) for r in await self._all(sql, params)]
+        return [_row(r) for r in await self._all(sql, params, rows=limit)]
 
     # --- main DICOM tags
     async def set_main_tags(self, rows: list[tuple[int, int, str]]) -> None:
@@ -390,6 +408,7 @@ class SQLiteTransaction:
                 "SELECT internal_id, tag, value FROM main_dicom_tags "
                 f"WHERE internal_id IN ({_marks(len(chunk))})" + tag_clause,
                 chunk,
+                rows=len(chunk) * (len(tags) if tags else 10),
             ):
                 result[i][tag] = value
         return result
@@ -418,6 +437,7 @@ class SQLiteTransaction:
                 f"SELECT internal_id, type, value FROM metadata WHERE internal_id IN ({_marks(len(chunk))})"
                 + type_clause,
                 chunk,
+                rows=len(chunk) * (len(types) if types else 10),
             ):
                 result[i][t] = value
         return result
@@ -449,6 +469,7 @@ class SQLiteTransaction:
                 "uncompressed_md5, compressed_md5, revision FROM attached_files "
                 f"WHERE internal_id IN ({_marks(len(chunk))}) ORDER BY content_type",
                 chunk,
+                rows=len(chunk),
             ):
                 result[r[0]].append(Attachment(*r[1:]))
         return result
@@ -460,8 +481,13 @@ class SQLiteTransaction:
             "COALESCE(SUM(CASE WHEN content_type=1 THEN uncompressed_size ELSE 0 END),0) FROM attached_files"
         )
         if internal_ids is None:
-            r = await self._one(select)
-            return SizeTotals(*(int(x) for x in r))
+            counters = dict(await self._all("SELECT name, value FROM global_counters", rows=8))
+            return SizeTotals(
+                counters["compressed_size"],
+                counters["uncompressed_size"],
+                counters["dicom_compressed_size"],
+                counters["dicom_uncompressed_size"],
+            )
         totals = [0, 0, 0, 0]
         for chunk in _chunks(internal_ids):
             r = await self._one(select + f" WHERE internal_id IN ({_marks(len(chunk))})", chunk)
@@ -482,7 +508,9 @@ class SQLiteTransaction:
 
     async def get_changes(self, since: int, limit: int) -> tuple[list[Change], bool, int]:
         rows = await self._all(
-            self._CHANGE_SELECT + " WHERE c.seq > ? ORDER BY c.seq LIMIT ?", (since, limit + 1)
+            self._CHANGE_SELECT + " WHERE c.seq > ? ORDER BY c.seq LIMIT ?",
+            (since, limit + 1),
+            rows=limit + 1,
         )
         done = len(rows) <= limit
         if limit == 0:
@@ -548,12 +576,13 @@ class SQLiteTransaction:
                 "SELECT internal_id, label FROM labels "
                 f"WHERE internal_id IN ({_marks(len(chunk))}) ORDER BY label",
                 chunk,
+                rows=len(chunk),
             ):
                 result[i].append(label)
         return result
 
     async def all_labels(self) -> list[str]:
-        return [r[0] for r in await self._all("SELECT DISTINCT label FROM labels ORDER BY label")]
+        return [r[0] for r in await self._all("SELECT DISTINCT label FROM labels ORDER BY label", rows=0)]
 
     # --- pending files
     async def add_pending_files(self, uuids: list[str]) -> None:
@@ -563,7 +592,7 @@ class SQLiteTransaction:
         await self.conn.executemany("DELETE FROM pending_files WHERE uuid=?", [(u,) for u in uuids])
 
     async def list_pending_files(self) -> list[str]:
-        return [r[0] for r in await self._all("SELECT uuid FROM pending_files")]
+        return [r[0] for r in await self._all("SELECT uuid FROM pending_files", rows=0)]
 
     # --- global properties
     async def get_global_property(self, key: int) -> str | None:

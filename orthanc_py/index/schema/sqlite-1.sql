@@ -72,3 +72,36 @@ CREATE TABLE global_properties (
   property INTEGER PRIMARY KEY,
   value TEXT NOT NULL
 );
+
+-- Running totals for /statistics and recycling, kept by triggers so that reading them costs nothing.
+CREATE TABLE global_counters (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+INSERT INTO global_counters (name, value) VALUES
+  ('resources_0', 0), ('resources_1', 0), ('resources_2', 0), ('resources_3', 0),
+  ('compressed_size', 0), ('uncompressed_size', 0),
+  ('dicom_compressed_size', 0), ('dicom_uncompressed_size', 0);
+
+CREATE TRIGGER resources_counted AFTER INSERT ON resources BEGIN
+  UPDATE global_counters SET value = value + 1 WHERE name = 'resources_' || new.level;
+END;
+CREATE TRIGGER resources_uncounted AFTER DELETE ON resources BEGIN
+  UPDATE global_counters SET value = value - 1 WHERE name = 'resources_' || old.level;
+END;
+CREATE TRIGGER attachments_counted AFTER INSERT ON attached_files BEGIN
+  UPDATE global_counters SET value = value + new.compressed_size WHERE name = 'compressed_size';
+  UPDATE global_counters SET value = value + new.uncompressed_size WHERE name = 'uncompressed_size';
+  UPDATE global_counters SET value = value + new.compressed_size
+    WHERE name = 'dicom_compressed_size' AND new.content_type = 1;
+  UPDATE global_counters SET value = value + new.uncompressed_size
+    WHERE name = 'dicom_uncompressed_size' AND new.content_type = 1;
+END;
+CREATE TRIGGER attachments_uncounted AFTER DELETE ON attached_files BEGIN
+  UPDATE global_counters SET value = value - old.compressed_size WHERE name = 'compressed_size';
+  UPDATE global_counters SET value = value - old.uncompressed_size WHERE name = 'uncompressed_size';
+  UPDATE global_counters SET value = value - old.compressed_size
+    WHERE name = 'dicom_compressed_size' AND old.content_type = 1;
+  UPDATE global_counters SET value = value - old.uncompressed_size
+    WHERE name = 'dicom_uncompressed_size' AND old.content_type = 1;
+END;
