@@ -158,10 +158,38 @@ def parse_tag(text: str) -> int | None:
         return None
 
 
+_MAIN_TAG_NAMES = {tag: name for level in MAIN_DICOM_TAGS.values() for tag, name in level}
+
+# DCMTK resolves the "US or SS" VR of these tags from PixelRepresentation (DcmItem::checkAndUpdateVR);
+# any other "US or SS" element of an implicit VR file stays unresolved, which Orthanc shows as Null.
+_US_OR_SS_RESOLVED = frozenset(
+    {
+        0x00280120,
+        0x00280121,
+        0x00280106,
+        0x00280107,
+        0x00280108,
+        0x00280109,
+        0x00283002,
+        0x00603004,
+        0x00603006,
+        0x00189810,
+        0x00409211,
+        0x00409216,
+    }
+)
+TAG_PIXEL_REPRESENTATION = 0x00280103
+
+
 def tag_name(tag: int, private_creator: str | None = None) -> str:
     """The name Orthanc (DCMTK's dictionary) gives a tag; unknown ones are "Unknown Tag & Data"."""
     group, element = tag >> 16, tag & 0xFFFF
+    main_name = _MAIN_TAG_NAMES.get(tag)
+    if main_name is not None:
+        return main_name  # Orthanc's own names win over the dictionary (e.g. OtherPatientIDs)
     if group % 2 == 1:
+        if element == 0x0000:
+            return "PrivateGroupLength"
         if 0x0010 <= element <= 0x00FF:
             return "PrivateCreator"
         if private_creator:
@@ -228,7 +256,22 @@ class DicomText:
             known = str(dictionary_VR(tag))
         except KeyError:
             return "UN"
-        return "US" if known in ("US or SS", "US or SS or OW") else known
+        if known in ("US or SS", "US or SS or OW"):
+            return self._resolve_us_or_ss(tag)
+        return known
+
+    def _resolve_us_or_ss(self, tag: int) -> str:
+        if tag not in _US_OR_SS_RESOLVED:
+            return "xs"
+        representation = self.dataset.get_item(TAG_PIXEL_REPRESENTATION)
+        if representation is None:
+            return "xs"
+        value = representation.value
+        if isinstance(value, bytes):
+            signed = len(value) >= 2 and struct.unpack("<H", value[:2])[0] == 1
+        else:
+            signed = value == 1
+        return "SS" if signed else "US"
 
     def string_value(self, tag: int, element: Any | None = None) -> str | None:
         """The element as Orthanc's string (multiple values joined by ``\\``); None for binary or SQ."""
