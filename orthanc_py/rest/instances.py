@@ -17,6 +17,7 @@ from ..core.dicom_tags import TAG_PIXEL_DATA, DicomText, dataset_to_json, format
 from ..core.errors import ErrorCode, OrthancError
 from ..core.identifiers import ResourceLevel
 from ..core.ingest import read_dataset
+from ..core.transcoding import transcode
 from .context_access import context_of
 from .resource_json import flag
 from .responses import OrthancJSONResponse
@@ -91,11 +92,16 @@ def tags_shape(params: Any, default: str = "full") -> str:
 
 
 async def get_file(request: Request) -> Response:
+    """The DICOM file as stored, or transcoded with ``?transcode=<transfer syntax UID>``."""
     context = context_of(request)
     public_id = request.path_params["id"]
     data = await context.read_dicom(public_id)
+    target = request.query_params.get("transcode")
+    if target:
+        data = await context.run_cpu(transcode, data, target)
+    filename = request.query_params.get("filename") or f"{public_id}.dcm"
     return Response(
-        data, media_type="application/dicom", headers={"Content-Disposition": f'filename="{public_id}.dcm"'}
+        data, media_type="application/dicom", headers={"Content-Disposition": f'filename="{filename}"'}
     )
 
 
