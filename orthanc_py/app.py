@@ -84,12 +84,12 @@ def build_context(settings: Settings) -> ServerContext:
     return ServerContext(settings, index, storage)
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, *, recover: bool = True) -> Starlette:
     context = build_context(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await context.start()
+        await context.start(recover=recover)
         logger.info("orthanc_py %s: the REST API is ready", __version__)
         try:
             yield
@@ -129,14 +129,38 @@ def create_app(settings: Settings) -> Starlette:
     return app
 
 
-async def serve(settings: Settings) -> None:
-    """Run the HTTP server until SIGINT/SIGTERM or ``POST /tools/shutdown``."""
+async def prepare(settings: Settings) -> None:
+    """Open the index once (schema upgrades) and recover from a crash, then close everything."""
+    context = build_context(settings)
+    await context.start(recover=True, background=False)
+    await context.stop()
+
+
+async def serve(settings: Settings, *, listener_fd: int | None = None, supervised: bool = False) -> bool:
+    """Run the HTTP server until SIGINT/SIGTERM or ``POST /tools/shutdown``.
+
+    Returns True when ``POST /tools/reset`` asked for a restart. A ``supervised`` worker (see
+    ``server.py``) leaves crash recovery to its supervisor and forwards shutdown and reset to it.
+    """
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config
 
-    app = create_app(settings)
+    app = create_app(settings, recover=not supervised)
     stop = asyncio.Event()
-    app.state.shutdown = stop.set
+    restart = False
+
+    def request_restart() -> None:
+        nonlocal restart
+        restart = True
+        stop.set()
+
+    if supervised:
+        supervisor = os.getppid()
+        app.state.shutdown = lambda: os.kill(supervisor, signal.SIGTERM)
+        app.state.restart = lambda: os.kill(supervisor, signal.SIGHUP)
+    else:
+        app.state.shutdown = stop.set
+        app.state.restart = request_restart
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -145,11 +169,12 @@ async def serve(settings: Settings) -> None:
             pass
     config = Config()
     host = "0.0.0.0" if settings.remote_access_allowed else settings.http_bind
-    config.bind = [f"{host}:{settings.http_port}"]
+    config.bind = [f"fd://{listener_fd}"] if listener_fd is not None else [f"{host}:{settings.http_port}"]
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
     config.keep_alive_timeout = 30
     config.graceful_timeout = 2
-    logger.info("HTTP server listening on port %d", settings.http_port)
+    if not supervised:
+        logger.warning("HTTP server listening on port %d", settings.http_port)
     await hypercorn_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
-    logger.info("orthanc_py has stopped")
+    return restart

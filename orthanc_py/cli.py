@@ -16,16 +16,14 @@ command lines of existing Orthanc deployments (systemd units, Dockerfiles) keep 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
 
 from . import config as configuration
 from . import logging_setup
@@ -255,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Signal handlers can only be installed from the main thread (tests may call main() elsewhere).
         signal.signal(signal.SIGTERM, _sigterm_to_sigint)
 
-    serve: Callable[[configuration.Settings], Coroutine[Any, Any, Any]] | None = None
+    serve: Callable[[configuration.Settings], bool] | None = None
     while True:
         # The configuration is read before the server core is imported: a configuration error is
         # reported the same way whatever the state of the rest of the installation.
@@ -268,13 +266,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if serve is None:
             try:
-                from orthanc_py.app import serve as server_entry_point
+                from orthanc_py.server import run as server_entry_point
             except ImportError as error:
                 return _fail(f"The server core of orthanc_py is not available: {error}")
             serve = server_entry_point
 
         try:
-            restart = asyncio.run(serve(settings))
+            restart = serve(settings)
         except KeyboardInterrupt:
             restart = False
         except configuration.ConfigurationError as error:

@@ -80,6 +80,7 @@ class Settings:
     maximum_patient_count: int = 0
     maximum_storage_mode: str = "Recycle"  # or "Reject"
     read_only: bool = False
+    http_processes: int = 0  # 0: one per CPU core, at most 4
     stable_age: int = 60
     raw: dict[str, Any] = field(default_factory=dict)
     # Not configuration keys: where the configuration came from, and command-line switches.
@@ -123,6 +124,7 @@ KEYS: dict[str, tuple[str, type]] = {
     "MaximumPatientCount": ("maximum_patient_count", int),
     "MaximumStorageMode": ("maximum_storage_mode", str),
     "ReadOnly": ("read_only", bool),
+    "HttpProcesses": ("http_processes", int),
     "StableAge": ("stable_age", int),
 }
 
@@ -148,6 +150,7 @@ KEY_DOCS: dict[str, str] = {
     "MaximumStorageSize": "Maximum size of the storage in MB, oldest patients recycled first (0 = no limit)",
     "MaximumPatientCount": "Maximum number of patients, oldest recycled first (0 = no limit)",
     "ReadOnly": "Serve the existing index and storage without ever writing to them",
+    "HttpProcesses": "orthanc_py only: HTTP worker processes (0 = one per core, at most 4; 1 = just one)",
     "MaximumStorageMode": 'When full: "Recycle" the oldest unprotected patients, or "Reject" new ones',
     "StableAge": "Seconds without a new instance before a patient, study or series becomes stable",
 }
@@ -171,7 +174,7 @@ _SAMPLE_LAYOUT: list[tuple[str, list[str]]] = [
             "StoreMD5ForAttachments",
         ],
     ),
-    ("HTTP server", ["HttpPort", "HttpDescribeErrors"]),
+    ("HTTP server", ["HttpPort", "HttpDescribeErrors", "HttpProcesses"]),
     ("DICOM server", ["DicomAet", "DicomPort", "DefaultEncoding"]),
     ("Security of the HTTP server", ["RemoteAccessAllowed", "AuthenticationEnabled", "RegisteredUsers"]),
     ("Advanced options", ["StableAge", "CaseSensitivePN", "LimitFindResults", "LimitFindInstances"]),

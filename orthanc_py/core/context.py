@@ -79,10 +79,14 @@ class ServerContext:
         # Orthanc's DatabaseServerIdentifier: names this database, the same on every node sharing it.
         self.server_identifier = hash_public_id(os.path.abspath(settings.index_path))
 
-    async def start(self) -> None:
+    async def start(self, *, recover: bool = True, background: bool = True) -> None:
+        """Open the index; ``recover`` removes files left by an interrupted store or delete, which
+        only the first process to start may do (others could have stores in flight)."""
         await self.index.open()
-        await self._recover_pending_files()
-        self._tasks.append(asyncio.create_task(run_every(1.0, self._signal_stable_resources)))
+        if recover:
+            await self._recover_pending_files()
+        if background:
+            self._tasks.append(asyncio.create_task(run_every(1.0, self._signal_stable_resources)))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -95,7 +99,7 @@ class ServerContext:
         self._tasks.clear()
         await self.index.close()
         await self.storage.close()
-        self.executor.shutdown(wait=False)
+        self.executor.shutdown(wait=True)
 
     async def run_cpu(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)

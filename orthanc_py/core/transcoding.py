@@ -37,9 +37,7 @@ def transcode(data: bytes, target: str) -> bytes:
     if source == target:
         return data
     if target not in UNCOMPRESSED:
-        raise OrthancError(
-            ErrorCode.NotImplemented, f"Cannot transcode to the transfer syntax {target}"
-        )
+        raise OrthancError(ErrorCode.NotImplemented, f"Cannot transcode to the transfer syntax {target}")
     if source not in UNCOMPRESSED:
         try:
             dataset.decompress()

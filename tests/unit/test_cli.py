@@ -170,10 +170,11 @@ def test_configuration_error_also_goes_to_stderr_when_logging_to_a_file(
     assert "Inexistent path to configuration" in log.read_text(encoding="utf-8")
 
 
-def install_fake_app(monkeypatch: pytest.MonkeyPatch, serve: Any) -> None:
-    module = types.ModuleType("orthanc_py.app")
-    module.serve = serve  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "orthanc_py.app", module)
+def install_fake_app(monkeypatch: pytest.MonkeyPatch, run: Any) -> None:
+    """Replace the server entry point (``orthanc_py.server.run``) with ``run``."""
+    module = types.ModuleType("orthanc_py.server")
+    module.run = run  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "orthanc_py.server", module)
 
 
 def test_serve_receives_the_settings(
@@ -181,7 +182,7 @@ def test_serve_receives_the_settings(
 ) -> None:
     received: list[Settings] = []
 
-    async def serve(settings: Settings) -> None:
+    def serve(settings: Settings) -> None:
         received.append(settings)
 
     install_fake_app(monkeypatch, serve)
@@ -198,7 +199,7 @@ def test_serve_receives_the_settings(
 def test_serve_may_ask_for_a_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[Settings] = []
 
-    async def serve(settings: Settings) -> bool:
+    def serve(settings: Settings) -> bool:
         calls.append(settings)
         return len(calls) == 1
 
@@ -213,7 +214,7 @@ def test_server_failure_is_one_log_line(
     class FakeOrthancError(Exception):
         code = 14
 
-    async def serve(settings: Settings) -> None:
+    def serve(settings: Settings) -> None:
         raise FakeOrthancError("Cannot write the storage")
 
     install_fake_app(monkeypatch, serve)
@@ -226,7 +227,7 @@ def test_server_failure_is_one_log_line(
 def test_configuration_error_from_the_server(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    async def serve(settings: Settings) -> None:
+    def serve(settings: Settings) -> None:
         raise ConfigurationError('Bad format of the "DicomModalities" configuration section')
 
     install_fake_app(monkeypatch, serve)
@@ -235,7 +236,7 @@ def test_configuration_error_from_the_server(
 
 
 def test_keyboard_interrupt_is_a_clean_stop(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def serve(settings: Settings) -> None:
+    def serve(settings: Settings) -> None:
         raise KeyboardInterrupt
 
     install_fake_app(monkeypatch, serve)

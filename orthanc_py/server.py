@@ -1,0 +1,149 @@
+"""Running the HTTP server: in this process, or in several worker processes sharing one socket.
+
+Python runs one thread of Python code at a time, so one process uses about one core however many
+requests are in flight; Orthanc, in C++, uses them all. With ``HttpProcesses`` > 1 the server forks
+that many workers after preparing the index, and the kernel spreads connections among them. They
+share nothing but the index and the storage area, exactly as several nodes behind a load balancer
+do, so the index interface must (and does) serve concurrent transactions from several processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from types import FrameType
+
+from .config import Settings
+
+logger = logging.getLogger(__name__)
+
+MAX_AUTOMATIC_PROCESSES = 4
+
+
+def process_count(settings: Settings) -> int:
+    if settings.http_processes > 0:
+        return settings.http_processes
+    return max(1, min(os.cpu_count() or 1, MAX_AUTOMATIC_PROCESSES))
+
+
+def run(settings: Settings) -> bool:
+    """Serve until stopped; True when ``/tools/reset`` asked for a restart with a fresh configuration."""
+    from .app import prepare, serve
+
+    processes = process_count(settings)
+    if processes <= 1:
+        return bool(asyncio.run(serve(settings)))
+    asyncio.run(prepare(settings))  # schema upgrades and crash recovery, once, before any worker
+    listener = _listening_socket(settings)
+    supervisor = _Supervisor(settings, listener, processes)
+    try:
+        return supervisor.run()
+    finally:
+        listener.close()
+
+
+def _listening_socket(settings: Settings) -> socket.socket:
+    host = "0.0.0.0" if settings.remote_access_allowed else settings.http_bind
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    listener.bind((host, settings.http_port))
+    listener.listen(2048)
+    listener.set_inheritable(True)
+    return listener
+
+
+class _Supervisor:
+    """Forks the workers, replaces one that dies, and stops them all on a signal."""
+
+    def __init__(self, settings: Settings, listener: socket.socket, processes: int) -> None:
+        self.settings = settings
+        self.listener = listener
+        self.processes = processes
+        self.children: set[int] = set()
+        self.stopping = False
+        self.restart = False
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping = True
+        self.restart = signum == signal.SIGHUP
+
+    def run(self) -> bool:
+        handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in handled}
+        try:
+            for _ in range(self.processes):
+                self._spawn()
+            port = self.settings.http_port
+            logger.warning("HTTP server listening on port %d (%d processes)", port, self.processes)
+            while not self.stopping:
+                # Polling rather than a blocking wait: a signal only sets a flag, checked here.
+                try:
+                    pid, status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if pid == 0:
+                    time.sleep(0.2)
+                    continue
+                self.children.discard(pid)
+                if not self.stopping:
+                    logger.error("HTTP worker %d stopped (status %d), starting another", pid, status)
+                    time.sleep(0.5)
+                    self._spawn()
+        finally:
+            self._stop_children()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return self.restart
+
+    def _spawn(self) -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 0
+            try:
+                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                    signal.signal(sig, signal.SIG_DFL)
+                from .app import serve
+
+                asyncio.run(serve(self.settings, listener_fd=self.listener.fileno(), supervised=True))
+            except KeyboardInterrupt:
+                pass
+            except BaseException:
+                logger.exception("HTTP worker failed")
+                code = 1
+            finally:
+                logging.shutdown()
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        self.children.add(pid)
+
+    def _stop_children(self) -> None:
+        for pid in list(self.children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                self.children.discard(pid)
+        deadline = time.monotonic() + 10
+        while self.children and time.monotonic() < deadline:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                time.sleep(0.05)
+                continue
+            self.children.discard(pid)
+        for pid in self.children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+        self.children.clear()
