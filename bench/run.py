@@ -20,7 +20,7 @@ from typing import Any
 from bench.client import Client
 from bench.data import DEFAULT_CACHE_DIR, DatasetSpec, ensure_dataset, load_dataset
 from bench.report import Measurement, machine_info, render_table, write_json
-from bench.servers import SERVER_KINDS, Server, ServerError, ServerKind
+from bench.servers import SERVER_KINDS, MemoryWatch, Server, ServerError, ServerKind
 from bench.workloads import IngestResult, index_queries, ingest, query_vars, run_query
 
 SUITES = ("ingest", "tiny", "query")
@@ -117,7 +117,8 @@ def ingest_suite(
     what = f"{spec.count} {spec.kind} instances ({megabytes:.0f} MB), {clients} client(s), POST /instances"
     throughput = Measurement(suite, name, what, "inst/s", higher_is_better=True)
     cpu = Measurement(suite, f"{name} server CPU", "server utime+stime per instance", "ms/inst", False)
-    rss = Measurement(suite, f"{name} peak RSS", "server VmHWM at the end of the ingest", "MiB", False)
+    rss = Measurement(suite, f"{name} peak RSS", "server VmHWM (summed over its processes)", "MiB", False)
+    pss = Measurement(suite, f"{name} peak PSS", "server PSS sampled every 0.25 s (summed)", "MiB", False)
     for rep in range(reps):
         for contender in bench.order(rep):
             server = bench.new_server(contender)
@@ -128,6 +129,7 @@ def ingest_suite(
             throughput.add(contender.role, result.instances_per_second)
             cpu.add(contender.role, result.server_cpu_ms_per_instance)
             rss.add(contender.role, result.server_peak_rss_mib)
+            pss.add(contender.role, result.server_peak_pss_mib)
             throughput.details.setdefault("client_cpu_seconds", {}).setdefault(contender.role, []).append(
                 round(result.client_cpu_seconds, 3)
             )
@@ -136,9 +138,10 @@ def ingest_suite(
                 f"[{suite}] {name} rep {rep + 1}/{reps} {contender.label}: "
                 f"{result.instances_per_second:.1f} inst/s, "
                 f"{result.server_cpu_ms_per_instance:.2f} ms CPU/inst, "
-                f"peak RSS {result.server_peak_rss_mib:.0f} MiB, client CPU {result.client_cpu_seconds:.1f} s"
+                f"peak RSS {result.server_peak_rss_mib:.0f} MiB, PSS {result.server_peak_pss_mib:.0f} MiB, "
+                f"client CPU {result.client_cpu_seconds:.1f} s"
             )
-    return [throughput, cpu, rss]
+    return [throughput, cpu, rss, pss]
 
 
 def query_suite(bench: Bench, sizes: Sizes, reps: int, cache_dir: Path) -> list[Measurement]:
@@ -153,11 +156,13 @@ def query_suite(bench: Bench, sizes: Sizes, reps: int, cache_dir: Path) -> list[
         higher_is_better=True,
     )
     servers: dict[str, Server] = {}
+    watches: dict[str, MemoryWatch] = {}
     measurements = [build]
     try:
         for contender in bench.contenders:
             server = bench.new_server(contender, {"StableAge": STABLE_AGE})
             servers[contender.role] = server
+            watches[contender.role] = MemoryWatch(server, interval=1.0).start()
             log(f"[query] building the {spec.count}-instance index in {contender.label} ...")
             result = ingest(server, blobs, clients=4)
             build.add(contender.role, result.instances_per_second)
@@ -166,15 +171,19 @@ def query_suite(bench: Bench, sizes: Sizes, reps: int, cache_dir: Path) -> list[
         time.sleep(STABLE_AGE + 3)
 
         measurements += time_queries(bench, servers, sizes, reps)
-        rss = Measurement(
-            "query", "peak RSS after queries", "server VmHWM after build + queries", "MiB", False
+        rss = Measurement("query", "peak RSS", "server VmHWM over build + queries (summed)", "MiB", False)
+        pss = Measurement(
+            "query", "peak PSS", "server PSS sampled every 1 s over build + queries", "MiB", False
         )
         for role, server in servers.items():
             rss.add(role, server.peak_rss_mib())
-        measurements.append(rss)
+            pss.add(role, watches[role].stop())
+        measurements += [rss, pss]
     except OSError as error:
         raise ServerError(f"query suite: {error!r}") from error
     finally:
+        for watch in watches.values():
+            watch.stop()
         for server in servers.values():
             server.stop()
     return measurements

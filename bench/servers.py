@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,11 +40,16 @@ class ServerError(RuntimeError):
     """A server could not be started, or died."""
 
 
-def free_port() -> int:
-    """A TCP port free on the loopback interface right now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports free right now (the kernel picks them, all held open at once)."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def _children_by_parent() -> dict[int, list[int]]:
@@ -99,6 +105,59 @@ def status_kib(pid: int, key: str) -> int:
     except OSError:
         pass
     return 0
+
+
+def pss_kib(pid: int) -> int:
+    """Proportional set size: resident memory with pages shared between processes split among them."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class MemoryWatch:
+    """Samples a server's PSS (summed over its processes) in a thread and keeps the peak.
+
+    For a server of several processes (orthanc_py's ``HttpProcesses``), summing VmHWM counts the pages
+    the forked workers share once per process; the sampled PSS sum counts them once.
+    """
+
+    def __init__(self, server: Server, interval: float = 0.25) -> None:
+        self.server, self.interval = server, interval
+        self.peak_mib = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            self.sample()
+            if self._stop.wait(self.interval):
+                return
+
+    def sample(self) -> None:
+        pids = process_tree(self.server.pid) if self.server.pid else []
+        self.peak_mib = max(self.peak_mib, sum(pss_kib(pid) for pid in pids) / 1024)
+
+    def start(self) -> MemoryWatch:
+        self._thread.start()
+        return self
+
+    def stop(self) -> float:
+        """Stop sampling (again is harmless); the peak in MiB."""
+        if not self._stop.is_set():
+            self._stop.set()
+            self._thread.join()
+            self.sample()
+        return self.peak_mib
+
+    def __enter__(self) -> MemoryWatch:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 @dataclass
@@ -160,7 +219,7 @@ class Server:
         if self.workdir.exists():
             shutil.rmtree(self.workdir)
         self.workdir.mkdir(parents=True)
-        self.http_port, self.dicom_port = free_port(), free_port()
+        self.http_port, self.dicom_port = free_ports(2)
         config_path = self.workdir / "config.json"
         config_path.write_text(json.dumps(self.config(), indent=2))
         env = dict(os.environ)

@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.client import Client
 from bench.data import DatasetSpec
-from bench.servers import Server, ServerError
+from bench.servers import MemoryWatch, Server, ServerError
 
 
 @dataclass
@@ -24,7 +24,8 @@ class IngestResult:
     clients: int
     seconds: float
     server_cpu_seconds: float
-    server_peak_rss_mib: float
+    server_peak_rss_mib: float  # VmHWM summed over the server's processes
+    server_peak_pss_mib: float  # PSS summed over the server's processes, sampled every 0.25 s
     client_cpu_seconds: float
     statuses: Counter[str] = field(default_factory=Counter)  # HTTP status or Orthanc "Status"
     errors: list[str] = field(default_factory=list)  # the first few failures, for the report
@@ -93,12 +94,13 @@ def ingest(server: Server, blobs: list[bytes], clients: int) -> IngestResult:
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
     for thread in threads:
         thread.start()
-    ready.wait()
-    cpu_before, client_cpu_before = server.cpu_seconds(), time.process_time()
-    start = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - start
+    with MemoryWatch(server) as memory:
+        ready.wait()
+        cpu_before, client_cpu_before = server.cpu_seconds(), time.process_time()
+        start = time.perf_counter()
+        for thread in threads:
+            thread.join()
+        seconds = time.perf_counter() - start
     if not server.alive():
         raise ServerError(f"{server.label} died during the ingest:\n{server.log_tail()}")
     cpu_after, client_cpu_after = server.cpu_seconds(), time.process_time()
@@ -108,6 +110,7 @@ def ingest(server: Server, blobs: list[bytes], clients: int) -> IngestResult:
         seconds=seconds,
         server_cpu_seconds=cpu_after - cpu_before,
         server_peak_rss_mib=server.peak_rss_mib(),
+        server_peak_pss_mib=memory.peak_mib,
         client_cpu_seconds=client_cpu_after - client_cpu_before,
         statuses=statuses,
         errors=errors,

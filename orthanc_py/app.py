@@ -136,12 +136,13 @@ async def prepare(settings: Settings) -> None:
     await context.stop()
 
 
-async def serve(settings: Settings, *, listener_fd: int | None = None, supervised: bool = False) -> bool:
+async def serve(settings: Settings, *, workers: int = 1) -> bool:
     """Run the HTTP server until SIGINT/SIGTERM or ``POST /tools/shutdown``.
 
-    Returns True when ``POST /tools/reset`` asked for a restart. A ``supervised`` worker (see
+    Returns True when ``POST /tools/reset`` asked for a restart. One of several ``workers`` (see
     ``server.py``) leaves crash recovery to its supervisor and forwards shutdown and reset to it.
     """
+    supervised = workers > 1
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config
 
@@ -169,7 +170,8 @@ async def serve(settings: Settings, *, listener_fd: int | None = None, supervise
             pass
     config = Config()
     host = "0.0.0.0" if settings.remote_access_allowed else settings.http_bind
-    config.bind = [f"fd://{listener_fd}"] if listener_fd is not None else [f"{host}:{settings.http_port}"]
+    config.bind = [f"{host}:{settings.http_port}"]
+    config.workers = workers  # hypercorn then binds with SO_REUSEPORT, shared by the workers
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
     config.keep_alive_timeout = 30

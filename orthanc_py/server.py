@@ -2,7 +2,9 @@
 
 Python runs one thread of Python code at a time, so one process uses about one core however many
 requests are in flight; Orthanc, in C++, uses them all. With ``HttpProcesses`` > 1 the server forks
-that many workers after preparing the index, and the kernel spreads connections among them. They
+that many workers after preparing the index; each binds the HTTP port with ``SO_REUSEPORT`` so that
+the kernel spreads connections evenly among them (a shared listening socket would let the first
+worker to wake up accept them all). They
 share nothing but the index and the storage area, exactly as several nodes behind a load balancer
 do, so the index interface must (and does) serve concurrent transactions from several processes.
 """
@@ -39,32 +41,24 @@ def run(settings: Settings) -> bool:
     if processes <= 1:
         return bool(asyncio.run(serve(settings)))
     asyncio.run(prepare(settings))  # schema upgrades and crash recovery, once, before any worker
-    listener = _listening_socket(settings)
-    supervisor = _Supervisor(settings, listener, processes)
-    try:
-        return supervisor.run()
-    finally:
-        listener.close()
+    _check_port_is_free(settings)
+    return _Supervisor(settings, processes).run()
 
 
-def _listening_socket(settings: Settings) -> socket.socket:
+def _check_port_is_free(settings: Settings) -> None:
+    """Fail early, in the supervisor, if the HTTP port is taken (each worker binds it itself)."""
     host = "0.0.0.0" if settings.remote_access_allowed else settings.http_bind
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    listener.bind((host, settings.http_port))
-    listener.listen(2048)
-    listener.set_inheritable(True)
-    return listener
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, settings.http_port))
 
 
 class _Supervisor:
     """Forks the workers, replaces one that dies, and stops them all on a signal."""
 
-    def __init__(self, settings: Settings, listener: socket.socket, processes: int) -> None:
+    def __init__(self, settings: Settings, processes: int) -> None:
         self.settings = settings
-        self.listener = listener
         self.processes = processes
         self.children: set[int] = set()
         self.stopping = False
@@ -111,7 +105,7 @@ class _Supervisor:
                     signal.signal(sig, signal.SIG_DFL)
                 from .app import serve
 
-                asyncio.run(serve(self.settings, listener_fd=self.listener.fileno(), supervised=True))
+                asyncio.run(serve(self.settings, workers=self.processes))
             except KeyboardInterrupt:
                 pass
             except BaseException:

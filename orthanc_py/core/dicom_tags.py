@@ -276,7 +276,7 @@ class DicomText:
     def string_value(self, tag: int, element: Any | None = None) -> str | None:
         """The element as Orthanc's string (multiple values joined by ``\\``); None for binary or SQ."""
         if element is None:
-            element = self.dataset.get_item(tag)
+            element = raw_elements(self.dataset).get(tag)
             if element is None:
                 return None
         vr = self.vr_of(tag, element)
@@ -346,9 +346,22 @@ def _format_number(vr: str, v: Any) -> str:
 SEQUENCE_MARKER = "\x1fSQ"
 
 
-def main_tag_value(dataset: Dataset, text: DicomText, tag: int) -> str | None:
+def raw_elements(dataset: Dataset) -> dict[int, Any]:
+    """The dataset's elements by tag number, without conversion.
+
+    ``Dataset.get_item`` converts its key with ``Tag()`` on every call, which costs more than the
+    rest of the main-tag extraction on ingest; the underlying mapping is keyed by ``BaseTag``, an
+    ``int``, so plain numbers look it up directly.
+    """
+    elements: Any = dataset._dict  # noqa: SLF001 - see above
+    return elements  # type: ignore[no-any-return]
+
+
+def main_tag_value(
+    dataset: Dataset, text: DicomText, tag: int, elements: dict[int, Any] | None = None
+) -> str | None:
     """The value Orthanc keeps for a main tag: its string, or the JSON of a sequence."""
-    element = dataset.get_item(tag)
+    element = (elements if elements is not None else raw_elements(dataset)).get(tag)
     if element is None:
         return None
     if text.vr_of(tag, element) == "SQ":

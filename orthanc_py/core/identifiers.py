@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import cached_property
 
 
 class ResourceLevel(IntEnum):
@@ -87,19 +88,20 @@ class InstanceIdentifiers:
     series_instance_uid: str
     sop_instance_uid: str
 
-    @property
+    # Cached: ingest asks for each ID many times, and a SHA-1 per question adds up.
+    @cached_property
     def patient(self) -> str:
         return hash_public_id(self.patient_id)
 
-    @property
+    @cached_property
     def study(self) -> str:
         return hash_public_id(self.patient_id, self.study_instance_uid)
 
-    @property
+    @cached_property
     def series(self) -> str:
         return hash_public_id(self.patient_id, self.study_instance_uid, self.series_instance_uid)
 
-    @property
+    @cached_property
     def instance(self) -> str:
         return hash_public_id(
             self.patient_id, self.study_instance_uid, self.series_instance_uid, self.sop_instance_uid

@@ -27,6 +27,7 @@ from .dicom_tags import (
     DicomText,
     format_tag,
     main_tag_value,
+    raw_elements,
 )
 from .errors import ErrorCode, OrthancError
 from .identifiers import InstanceIdentifiers, ResourceLevel
@@ -103,6 +104,7 @@ def parse_instance(data: bytes, default_encoding: str = "latin_1") -> ParsedInst
         )
     try:
         text = DicomText(dataset, default_encoding)
+        elements = raw_elements(dataset)
         uids = [
             text.string_value(tag) or ""
             for tag in (TAG_PATIENT_ID, TAG_STUDY_INSTANCE_UID, TAG_SERIES_INSTANCE_UID, TAG_SOP_INSTANCE_UID)
@@ -111,7 +113,7 @@ def parse_instance(data: bytes, default_encoding: str = "latin_1") -> ParsedInst
         for level, tags in MAIN_DICOM_TAGS.items():
             values: dict[int, str] = {}
             for tag, _name in tags:
-                value = main_tag_value(dataset, text, tag)
+                value = main_tag_value(dataset, text, tag, elements)
                 if value is not None:
                     values[tag] = value
             main_tags[level] = values

@@ -8,6 +8,7 @@ WAL with ``synchronous=NORMAL`` keeps every committed transaction across a crash
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 import sqlite3
@@ -74,6 +75,7 @@ class SQLiteIndex:
         self._reader: ThreadedConnection | None = None
         self._readers: list[ThreadedConnection] = []
         self._inline_reader: InlineConnection | None = None
+        self._lock_file: int | None = None
         self._next_reader = 0
         self._checkpoints: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
@@ -98,6 +100,7 @@ class SQLiteIndex:
     async def open(self) -> None:
         folder = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(folder, exist_ok=True)
+        self._lock_file = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         self._writer = self._connect_inline()
         await self._migrate(self._writer)
         self._readers = [self._connect_reader() for _ in range(_READERS)]
@@ -159,6 +162,9 @@ class SQLiteIndex:
             self._inline_reader = None
         if self._writer is not None:
             await self._writer.close()
+        if self._lock_file is not None:
+            os.close(self._lock_file)
+            self._lock_file = None
         self._reader = None
         self._writer = None
 
@@ -174,14 +180,21 @@ class SQLiteIndex:
             assert self._writer is not None
             async with self._write_lock:
                 conn = self._writer
-                await conn.execute("BEGIN IMMEDIATE")
+                # Between processes, an flock hands the write lock over as soon as it is released;
+                # SQLite's own busy handler would poll with sleeps of several milliseconds.
+                assert self._lock_file is not None
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX)
                 try:
-                    yield SQLiteTransaction(conn)
-                except BaseException:
-                    await conn.execute("ROLLBACK")
-                    raise
-                else:
-                    await conn.execute("COMMIT")
+                    await conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield SQLiteTransaction(conn)
+                    except BaseException:
+                        await conn.execute("ROLLBACK")
+                        raise
+                    else:
+                        await conn.execute("COMMIT")
+                finally:
+                    fcntl.flock(self._lock_file, fcntl.LOCK_UN)
         else:
             assert self._readers and self._inline_reader is not None
             # Reads run in autocommit; a single statement always sees one committed snapshot.
