@@ -62,8 +62,9 @@ def test_uploader_name_is_recorded(tmp_path: Path) -> None:
 
     config = {"AuthenticationEnabled": True, "RegisteredUsers": {"alice": "secret"}}
     with client_for(tmp_path, config, "127.0.0.1") as client:
-        answer = client.post("/instances", content=make_instance(), headers=basic("alice", "secret")).json()
-        metadata = client.get(f"/instances/{answer['ID']}/metadata?expand", headers=basic("alice", "secret")).json()
+        alice = basic("alice", "secret")
+        answer = client.post("/instances", content=make_instance(), headers=alice).json()
+        metadata = client.get(f"/instances/{answer['ID']}/metadata?expand", headers=alice).json()
         assert metadata["HttpUsername"] == "alice"
         assert metadata["Origin"] == "RestApi"
         assert metadata["RemoteIP"] == "127.0.0.1"
