@@ -26,8 +26,10 @@ class Difference:
     reason: str = ""
 
     def __str__(self) -> str:
-        text = (f"step {self.step} {self.request}: {self.where}: "
-                f"expected {_short(self.expected)}, got {_short(self.got)}")
+        text = (
+            f"step {self.step} {self.request}: {self.where}: "
+            f"expected {_short(self.expected)}, got {_short(self.got)}"
+        )
         if self.reason:
             text += f" ({self.reason})"
         return text
@@ -101,10 +103,14 @@ class RuleSet:
     """The rules of one step. A rule whose path is ``header:NAME`` applies to a response header."""
 
     def __init__(self, rules: list[Rule]) -> None:
-        self.rules = [(rule, parse_path(rule.path)) for rule in rules
-                      if not rule.path.startswith(HEADER_PREFIX)]
-        self.header_rules = {rule.path[len(HEADER_PREFIX):].strip().lower(): rule
-                             for rule in rules if rule.path.startswith(HEADER_PREFIX)}
+        self.rules = [
+            (rule, parse_path(rule.path)) for rule in rules if not rule.path.startswith(HEADER_PREFIX)
+        ]
+        self.header_rules = {
+            rule.path[len(HEADER_PREFIX) :].strip().lower(): rule
+            for rule in rules
+            if rule.path.startswith(HEADER_PREFIX)
+        }
         self.used: set[Rule] = set()
 
     def find(self, concrete: tuple[PathKey, ...], kinds: tuple[str, ...]) -> Rule | None:
@@ -287,7 +293,9 @@ def compare_response(
             add("body", "<empty>", _describe_body(got_body, content))
         return out
     same_bytes = got_body["kind"] == "bytes" and (got_body["sha1"], got_body["length"]) == (
-        exp_body["sha1"], exp_body["length"])
+        exp_body["sha1"],
+        exp_body["length"],
+    )
     if not same_bytes:
         exp_desc = exp_body.get("text", f"<{exp_body['length']} bytes sha1 {exp_body['sha1']}>")
         add("body", exp_desc, _describe_body(got_body, content))

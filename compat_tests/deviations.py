@@ -35,14 +35,25 @@ def _system(scenario: str, step: int) -> list[Deviation]:
     )
     return [
         Deviation(scenario, step, "ApiVersion", 1, why_api),
-        Deviation(scenario, step, "Capabilities.HasExtendedChanges", False, "/changes has no type/to filters yet"),
-        Deviation(scenario, step, "Capabilities.HasExtendedFind", False, "/tools/find has no extended options yet"),
-        Deviation(scenario, step, "Implementation", {"Name": "orthanc_py", "Version": "0.1.0"},
-                  "orthanc_py names itself and its version"),
+        Deviation(
+            scenario, step, "Capabilities.HasExtendedChanges", False, "/changes has no type/to filters yet"
+        ),
+        Deviation(
+            scenario, step, "Capabilities.HasExtendedFind", False, "/tools/find has no extended options yet"
+        ),
+        Deviation(
+            scenario,
+            step,
+            "Implementation",
+            {"Name": "orthanc_py", "Version": "0.1.0"},
+            "orthanc_py names itself and its version",
+        ),
     ]
 
 
-def _client_error(scenario: str, step: int, status: int, code: int, name: str, details: str) -> list[Deviation]:
+def _client_error(
+    scenario: str, step: int, status: int, code: int, name: str, details: str
+) -> list[Deviation]:
     """Orthanc answers 500 (an internal error) to a client's mistake; orthanc_py answers a 4xx."""
     reason = "Orthanc answers 500 to malformed input; a clear 4xx tells the client what to fix"
     phrase = {400: "Bad Request", 403: "Forbidden"}[status]
@@ -63,22 +74,64 @@ DEVIATIONS: list[Deviation] = [
     *_system("auth-good-password", 0),
     *_system("readonly", 0),
     *_system("storage-compression", 18),
-    *_client_error("find-errors", 6, 400, 8, "Bad request", 'Field "Query" is missing, or should be a JSON object'),
-    *[d for d in _client_error("find-non-main-tags", 13, 400, 27, "Unknown DICOM tag", "NotATag")
-      if d.path not in ("Details",)],
-    *[d for d in _client_error("instance-content-special", 16, 400, 27, "Unknown DICOM tag", "zzzz")
-      if d.path not in ("Details",)],
-    *_client_error("readonly", 3, 403, 22, "Cannot modify a read-only data structure",
-                   'The index is read-only ("ReadOnly" configuration option)'),
-    Deviation("tools-dicom-conformance", 0, "$", r"(?s)orthanc_py .* DICOM conformance statement\n.*",
-              "orthanc_py states its own DICOM conformance, not DCMTK's", kind="shape"),
-    Deviation("tools-simple-getters", 2, "$", [
-        "accepted-transfer-syntaxes", "default-encoding", "dicom-conformance", "find", "generate-uid",
-        "labels", "log-level", "lookup", "now", "now-local", "reset", "shutdown", "unknown-sop-class-accepted",
-    ], "GET /tools lists the /tools routes this server offers, not those of Orthanc it lacks"),
-    Deviation("storage-compression", 17, "TotalUncompressedSize", "18670",
-              "Orthanc also stores a compressed copy of each file up to its pixel data (an extra "
-              "attachment counted here); orthanc_py reads tags from the file itself"),
+    *_client_error(
+        "find-errors", 6, 400, 8, "Bad request", 'Field "Query" is missing, or should be a JSON object'
+    ),
+    *[
+        d
+        for d in _client_error("find-non-main-tags", 13, 400, 27, "Unknown DICOM tag", "NotATag")
+        if d.path not in ("Details",)
+    ],
+    *[
+        d
+        for d in _client_error("instance-content-special", 16, 400, 27, "Unknown DICOM tag", "zzzz")
+        if d.path not in ("Details",)
+    ],
+    *_client_error(
+        "readonly",
+        3,
+        403,
+        22,
+        "Cannot modify a read-only data structure",
+        'The index is read-only ("ReadOnly" configuration option)',
+    ),
+    Deviation(
+        "tools-dicom-conformance",
+        0,
+        "$",
+        r"(?s)orthanc_py .* DICOM conformance statement\n.*",
+        "orthanc_py states its own DICOM conformance, not DCMTK's",
+        kind="shape",
+    ),
+    Deviation(
+        "tools-simple-getters",
+        2,
+        "$",
+        [
+            "accepted-transfer-syntaxes",
+            "default-encoding",
+            "dicom-conformance",
+            "find",
+            "generate-uid",
+            "labels",
+            "log-level",
+            "lookup",
+            "now",
+            "now-local",
+            "reset",
+            "shutdown",
+            "unknown-sop-class-accepted",
+        ],
+        "GET /tools lists the /tools routes this server offers, not those of Orthanc it lacks",
+    ),
+    Deviation(
+        "storage-compression",
+        17,
+        "TotalUncompressedSize",
+        "18670",
+        "Orthanc also stores a compressed copy of each file up to its pixel data (an extra "
+        "attachment counted here); orthanc_py reads tags from the file itself",
+    ),
 ]
 
 

@@ -113,16 +113,21 @@ PATIENTS = {
 }
 
 STUDIES = {
-    ("p1", "st1"): StudySpec("st1", 1, "20100315", "101500", "CT CHEST", "ACC1001", "S1001",
-                             "HOUSE^GREGORY", "CT"),
-    ("p1", "st2"): StudySpec("st2", 2, "20150620", "083000", "MR BRAIN", "ACC1002", "S1002",
-                             "HOUSE^GREGORY", "MR"),
-    ("p2", "st1"): StudySpec("st1", 1, "20120101", "120000", "CT ABDOMEN", "ACC2001", "S2001",
-                             "WILSON^JAMES", "CT"),
-    ("p2", "st2"): StudySpec("st2", 2, "20181111", "154500", "MR KNEE", "ACC2002", "S2002",
-                             "WILSON^JAMES", "MR"),
-    ("p3", "st1"): StudySpec("st1", 1, "20200505", "070707", "Thorax réévaluation", "ACC3001", "S3001",
-                             "CUDDY^LISA", "CT"),
+    ("p1", "st1"): StudySpec(
+        "st1", 1, "20100315", "101500", "CT CHEST", "ACC1001", "S1001", "HOUSE^GREGORY", "CT"
+    ),
+    ("p1", "st2"): StudySpec(
+        "st2", 2, "20150620", "083000", "MR BRAIN", "ACC1002", "S1002", "HOUSE^GREGORY", "MR"
+    ),
+    ("p2", "st1"): StudySpec(
+        "st1", 1, "20120101", "120000", "CT ABDOMEN", "ACC2001", "S2001", "WILSON^JAMES", "CT"
+    ),
+    ("p2", "st2"): StudySpec(
+        "st2", 2, "20181111", "154500", "MR KNEE", "ACC2002", "S2002", "WILSON^JAMES", "MR"
+    ),
+    ("p3", "st1"): StudySpec(
+        "st1", 1, "20200505", "070707", "Thorax réévaluation", "ACC3001", "S3001", "CUDDY^LISA", "CT"
+    ),
 }
 
 SERIES = {
@@ -154,8 +159,9 @@ INSTANCES: list[InstanceSpec] = [
 ]
 
 EXTRA_INSTANCES: list[InstanceSpec] = [
-    _instance("p1", "st1", "se1", 1, file_suffix="-v2", instance_number=101,
-              image_comments="overwritten version"),
+    _instance(
+        "p1", "st1", "se1", 1, file_suffix="-v2", instance_number=101, image_comments="overwritten version"
+    ),
     _instance("p3", "st1", "se2", 1, file_suffix="-nometa", write_meta=False),
 ]
 
@@ -340,9 +346,11 @@ def write_all(directory: Path = FIXTURES_DIR) -> list[Path]:
 
 def check_all(directory: Path = FIXTURES_DIR) -> list[str]:
     """Keys whose file on disk differs from what this module generates."""
-    return [key for key, spec in ALL_SPECS.items()
-            if not (directory / f"{key}.dcm").exists()
-            or (directory / f"{key}.dcm").read_bytes() != encode(spec)]
+    return [
+        key
+        for key, spec in ALL_SPECS.items()
+        if not (directory / f"{key}.dcm").exists() or (directory / f"{key}.dcm").read_bytes() != encode(spec)
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

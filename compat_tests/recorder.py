@@ -167,8 +167,9 @@ def record_scenario(scenario: Scenario, keep_equivalent: bool = True) -> tuple[d
             if step.compare:
                 # The recording must agree with itself under its own rules (shape rules included).
                 rules = RuleSet(list(scenario.rules) + list(step.rules))
-                for diff in compare_response(index, recorded, response.status_code, response.headers,
-                                             response.content, rules):
+                for diff in compare_response(
+                    index, recorded, response.status_code, response.headers, response.content, rules
+                ):
                     warnings.append(f"recorded value breaks its own rule: {diff}")
                 used |= rules.used
     for rule in list(scenario.rules) + [r for s in scenario.steps for r in s.rules]:
@@ -196,8 +197,9 @@ def _without_responses(fixture: dict[str, Any]) -> dict[str, Any]:
     return {**fixture, "steps": steps}
 
 
-def _same_recording(previous: dict[str, Any], fixture: dict[str, Any],
-                    answers: list[tuple[int, httpx.Headers, bytes]]) -> bool:
+def _same_recording(
+    previous: dict[str, Any], fixture: dict[str, Any], answers: list[tuple[int, httpx.Headers, bytes]]
+) -> bool:
     """Whether a new recording only differs from the stored one in its declared volatile values,
     in which case the stored file is kept as it is (no churn in fixtures/compat)."""
     if _without_responses(previous) != _without_responses(fixture):
@@ -226,8 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Record compatibility scenarios against the real Orthanc")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="record only these scenarios")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
-    parser.add_argument("--force", action="store_true",
-                        help="rewrite fixtures even when only their volatile values changed")
+    parser.add_argument(
+        "--force", action="store_true", help="rewrite fixtures even when only their volatile values changed"
+    )
     args = parser.parse_args(argv)
 
     by_name = {scenario.name: scenario for scenario in SCENARIOS}
@@ -246,8 +249,11 @@ def main(argv: list[str] | None = None) -> int:
 
     stale = check_all()
     if stale:
-        print(f"fixtures/dicom is not up to date ({', '.join(stale)}): "
-              "run python -m compat_tests.dicom_factory", file=sys.stderr)
+        print(
+            f"fixtures/dicom is not up to date ({', '.join(stale)}): "
+            "run python -m compat_tests.dicom_factory",
+            file=sys.stderr,
+        )
         return 2
 
     selected = [by_name[name] for name in args.only] if args.only else SCENARIOS

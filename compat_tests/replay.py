@@ -45,14 +45,21 @@ def replay_fixture(fixture: dict[str, Any], client: Any, *, orthanc_py: bool = T
             )
         except Exception as exc:  # an exception of the server under test is a difference, not a crash
             tail = traceback.format_exception(exc)[-3:]
-            differences.append(Difference(index, label, "request", "<a response>", "".join(tail).strip(),
-                                          "exception"))
+            differences.append(
+                Difference(index, label, "request", "<a response>", "".join(tail).strip(), "exception")
+            )
             continue
         if not step.get("compare", True):
             continue
         differences.extend(
-            compare_response(index, step, response.status_code, response.headers, response.content,
-                             step_rules(fixture, step, index if orthanc_py else None))
+            compare_response(
+                index,
+                step,
+                response.status_code,
+                response.headers,
+                response.content,
+                step_rules(fixture, step, index if orthanc_py else None),
+            )
         )
     return differences
 
@@ -66,8 +73,9 @@ def orthanc_py_client(fixture: dict[str, Any], tmp: Path) -> Iterator[Any]:
     from orthanc_py.config import settings_from_json
 
     app = create_app(settings_from_json(runtime_config(fixture["config"], tmp)))
-    with TestClient(app, base_url="http://127.0.0.1", client=("127.0.0.1", 50000),
-                    follow_redirects=False) as client:
+    with TestClient(
+        app, base_url="http://127.0.0.1", client=("127.0.0.1", 50000), follow_redirects=False
+    ) as client:
         yield client
 
 

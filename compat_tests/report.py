@@ -1,10 +1,10 @@
 """One line per recorded scenario: does the server under test answer like the real Orthanc?
 
-    python -m compat_tests.report                    # every scenario, against orthanc_py in process
-    python -m compat_tests.report NAME ...           # some of them
-    python -m compat_tests.report -v NAME            # every difference, not only the first ones
-    python -m compat_tests.report --against-orthanc  # against a fresh real Orthanc 1.12: checks that the
-                                                     # recordings and their volatile rules are sound
+python -m compat_tests.report                    # every scenario, against orthanc_py in process
+python -m compat_tests.report NAME ...           # some of them
+python -m compat_tests.report -v NAME            # every difference, not only the first ones
+python -m compat_tests.report --against-orthanc  # against a fresh real Orthanc 1.12: checks that the
+                                                 # recordings and their volatile rules are sound
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ def run_one(path: Path, against_orthanc: bool) -> tuple[list, str | None]:
 
             with real_orthanc(fixture["config"]) as client:
                 return replay_fixture(fixture, client, orthanc_py=False), None
-        with tempfile.TemporaryDirectory(prefix="orthanc-py-compat-") as tmp, \
-                orthanc_py_client(fixture, Path(tmp)) as client:
+        with (
+            tempfile.TemporaryDirectory(prefix="orthanc-py-compat-") as tmp,
+            orthanc_py_client(fixture, Path(tmp)) as client,
+        ):
             return replay_fixture(fixture, client), None
     except Exception as exc:  # the server under test could not even start
         return [], f"{type(exc).__name__}: {exc}"
@@ -39,8 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="scenario names (default: all recorded)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every difference")
     parser.add_argument("-n", "--first", type=int, default=3, help="differences shown per scenario")
-    parser.add_argument("--against-orthanc", action="store_true",
-                        help="replay against a fresh real Orthanc instead of orthanc_py")
+    parser.add_argument(
+        "--against-orthanc",
+        action="store_true",
+        help="replay against a fresh real Orthanc instead of orthanc_py",
+    )
     args = parser.parse_args(argv)
 
     paths = fixture_paths(args.names or None)

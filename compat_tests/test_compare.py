@@ -48,15 +48,17 @@ class FakeResponse:
 class RecordedServer:
     """Answers each request with the recorded response, optionally altered by ``mutate``."""
 
-    def __init__(self, fixture: dict[str, Any],
-                 mutate: Callable[[int, dict[str, Any]], dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, fixture: dict[str, Any], mutate: Callable[[int, dict[str, Any]], dict[str, Any]] | None = None
+    ) -> None:
         self.steps = fixture["steps"]
         self.index = 0
         self.mutate = mutate
         self.opaque_steps: set[int] = set()
 
-    def request(self, method: str, url: str, content: bytes | None = None,
-                headers: dict[str, str] | None = None) -> FakeResponse:
+    def request(
+        self, method: str, url: str, content: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> FakeResponse:
         step = self.steps[self.index]
         assert (method, url) == (step["request"]["method"], step["request"]["path"])
         assert (headers or {}) == step["request"].get("headers", {})
@@ -140,7 +142,7 @@ def test_changed_main_tag_is_reported():
     assert [(d.step, d.where, d.expected, d.got) for d in differences] == [
         (step, "$.MainDicomTags.StudyDescription", "CT CHEST", "CT CHESTS")
     ]
-    assert "expected \"CT CHEST\", got \"CT CHESTS\"" in str(differences[0])
+    assert 'expected "CT CHEST", got "CT CHESTS"' in str(differences[0])
 
 
 def test_volatile_field_within_its_shape_is_ignored():
@@ -207,8 +209,9 @@ def test_status_and_headers_are_compared():
 
 def test_allow_order_and_content_type_parameters_do_not_matter():
     fixture = load_fixture(fixture_paths(["errors-wrong-method"])[0])
-    step = next(i for i, s in enumerate(fixture["steps"])
-                if s["response"]["headers"].get("allow") == "GET,DELETE")
+    step = next(
+        i for i, s in enumerate(fixture["steps"]) if s["response"]["headers"].get("allow") == "GET,DELETE"
+    )
 
     def change(response):
         response["headers"]["allow"] = "DELETE, GET"

@@ -52,8 +52,14 @@ def test_remote_access_requires_credentials_when_allowed(tmp_path: Path) -> None
 def test_every_route_is_behind_authentication(tmp_path: Path) -> None:
     config = {"AuthenticationEnabled": True, "RegisteredUsers": {"alice": "secret"}}
     with client_for(tmp_path, config, "127.0.0.1") as client:
-        for method, path in [("GET", "/system"), ("POST", "/instances"), ("DELETE", "/changes"),
-                             ("POST", "/tools/find"), ("GET", "/app/explorer.html"), ("GET", "/")]:
+        for method, path in [
+            ("GET", "/system"),
+            ("POST", "/instances"),
+            ("DELETE", "/changes"),
+            ("POST", "/tools/find"),
+            ("GET", "/app/explorer.html"),
+            ("GET", "/"),
+        ]:
             assert client.request(method, path).status_code == 401, (method, path)
 
 

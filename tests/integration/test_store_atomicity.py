@@ -78,6 +78,7 @@ def test_index_failure_removes_the_file(tmp_path: Path, monkeypatch: pytest.Monk
         context = build_context(settings_from_json({"StorageDirectory": str(tmp_path)}))
         await context.start()
         try:
+
             async def failing_add_attachment(self: SQLiteTransaction, *args: object) -> None:
                 raise RuntimeError("database went away")
 
