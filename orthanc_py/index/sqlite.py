@@ -45,15 +45,6 @@ _PRAGMAS = (
     "PRAGMA cache_size=-65536",
 )
 _PROPERTY_SCHEMA_VERSION = 1
-# SQLite readers run in parallel (the sqlite3 module releases the GIL while a statement runs).
-_READERS = 2
-_PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
-    "PRAGMA synchronous=NORMAL",
-    "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=30000",
-    "PRAGMA cache_size=-65536",
-)
 # SQLite caps bound parameters (32766 since 3.32); stay well under it.
 _CHUNK = 900
 

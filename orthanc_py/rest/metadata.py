@@ -71,43 +71,36 @@ async def get_metadata(request: Request) -> Response:
     return PlainTextResponse(values[metadata_type])
 
 
-def _user_metadata_type(request: Request) -> int:
-    """Only user metadata (1024-65535) may be written; Orthanc answers 403 for the built-in ones."""
+async def _user_metadata_target(request: Request) -> tuple[int, int] | None:
+    """(internal id, metadata type) of a writable metadata; None for a built-in one, which Orthanc
+    refuses with a bare 403 (only user metadata, 1024-65535, may be written)."""
+    context = context_of(request)
+    row = await context.lookup(level_of(request), request.path_params["id"])
     try:
         metadata_type = MetadataType.parse(request.path_params["name"])
     except ValueError as e:
         raise OrthancError(ErrorCode.InexistentItem) from e
     if not 1024 <= metadata_type <= 65535:
-        raise _Forbidden()
-    return metadata_type
-
-
-class _Forbidden(Exception):
-    pass
+        return None
+    return row.internal_id, metadata_type
 
 
 async def put_metadata(request: Request) -> Response:
-    context = context_of(request)
-    row = await context.lookup(level_of(request), request.path_params["id"])
-    try:
-        metadata_type = _user_metadata_type(request)
-    except _Forbidden:
+    target = await _user_metadata_target(request)
+    if target is None:
         return Response(status_code=403)
     value = (await request.body()).decode("utf-8", "replace")
-    async with context.index.transaction(write=True) as tx:
-        await tx.set_metadata([(row.internal_id, metadata_type, value)])
+    async with context_of(request).index.transaction(write=True) as tx:
+        await tx.set_metadata([(*target, value)])
     return empty_text()
 
 
 async def delete_metadata(request: Request) -> Response:
-    context = context_of(request)
-    row = await context.lookup(level_of(request), request.path_params["id"])
-    try:
-        metadata_type = _user_metadata_type(request)
-    except _Forbidden:
+    target = await _user_metadata_target(request)
+    if target is None:
         return Response(status_code=403)
-    async with context.index.transaction(write=True) as tx:
-        await tx.delete_metadata(row.internal_id, metadata_type)
+    async with context_of(request).index.transaction(write=True) as tx:
+        await tx.delete_metadata(*target)
     return empty_text()
 
 
