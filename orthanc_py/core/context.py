@@ -17,6 +17,7 @@ import uuid as uuid_module
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from ..config import Settings
@@ -107,7 +108,11 @@ class ServerContext:
     # --- storing
 
     async def store(self, data: bytes, origin: RequestOrigin) -> StoreResult:
-        parsed = await self.run_cpu(parse_instance, data, _python_encoding(self.settings.default_encoding))
+        parsed = await self.run_cpu(
+            partial(parse_instance, md5=self.settings.store_md5_for_attachments),
+            data,
+            _python_encoding(self.settings.default_encoding),
+        )
         ids = parsed.ids
         if self.settings.overwrite_instances:
             async with self.index.transaction() as tx:
@@ -124,7 +129,11 @@ class ServerContext:
             uncompressed_size=len(data),
             compression=COMPRESSION_ZLIB if compress else COMPRESSION_NONE,
             uncompressed_md5=parsed.md5,
-            compressed_md5=hashlib.md5(content).hexdigest() if compress else parsed.md5,
+            compressed_md5=(
+                hashlib.md5(content).hexdigest()
+                if compress and self.settings.store_md5_for_attachments
+                else parsed.md5
+            ),
         )
         # One short write transaction both checks for a duplicate and marks the file as pending.
         async with self.index.transaction(write=True) as tx:

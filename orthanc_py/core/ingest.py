@@ -95,7 +95,7 @@ def transfer_syntax_of(dataset: Dataset) -> str:
     return "1.2.840.10008.1.2.1"
 
 
-def parse_instance(data: bytes, default_encoding: str = "latin_1") -> ParsedInstance:
+def parse_instance(data: bytes, default_encoding: str = "latin_1", *, md5: bool = True) -> ParsedInstance:
     stream = io.BytesIO(data)
     dataset = read_dataset(data, stream=stream)
     if len(dataset) == 0 or _is_truncated(dataset, data, stream.tell()):
@@ -147,7 +147,7 @@ def parse_instance(data: bytes, default_encoding: str = "latin_1") -> ParsedInst
         main_tags=main_tags,
         transfer_syntax=transfer_syntax_of(dataset),
         sop_class_uid=sop_class_uid,
-        md5=hashlib.md5(data).hexdigest(),
+        md5=hashlib.md5(data).hexdigest() if md5 else "",
         pixel_data_offset=offset,
         pixel_data_vr=vr,
     )

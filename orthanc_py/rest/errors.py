@@ -60,6 +60,9 @@ def error_response(
     request: Request, code: ErrorCode, http_status: int, message: str, details: str | None
 ) -> Response:
     # Orthanc sends its JSON error body with a text/plain content type; clients rely on the body only.
+    # With "HttpDescribeErrors": false, only the status is sent.
+    if not getattr(request.app.state.context.settings, "http_describe_errors", True):
+        return Response(status_code=http_status)
     return Response(
         dump_json(error_body(request, code, http_status, message, details)),
         status_code=http_status,

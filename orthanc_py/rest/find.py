@@ -116,12 +116,17 @@ async def tools_find(request: Request) -> Response:
         if not isinstance(requested, list) or not all(isinstance(t, str) for t in requested):
             raise OrthancError(ErrorCode.BadRequest, 'Field "RequestedTags" must be a list of strings')
         requested_tags = [_tag(t) for t in requested]
+    limit = _unsigned(body, "Limit")
+    settings = context.settings
+    cap = settings.limit_find_instances if level is ResourceLevel.INSTANCE else settings.limit_find_results
+    if cap and (limit == 0 or limit > cap):
+        limit = cap  # "LimitFindResults" / "LimitFindInstances" bound every answer
     query = FindQuery(
         level=level,
         constraints=constraints,
         case_sensitive=_bool(body, "CaseSensitive", False),
         since=_unsigned(body, "Since"),
-        limit=_unsigned(body, "Limit"),
+        limit=limit,
         order_by=_order_by(body),
         labels=_labels(body),
     )

@@ -74,3 +74,34 @@ def test_uploader_name_is_recorded(tmp_path: Path) -> None:
         assert metadata["HttpUsername"] == "alice"
         assert metadata["Origin"] == "RestApi"
         assert metadata["RemoteIP"] == "127.0.0.1"
+
+
+def test_errors_are_not_described_when_told_so(tmp_path: Path) -> None:
+    with client_for(tmp_path, {"HttpDescribeErrors": False}, "127.0.0.1") as client:
+        response = client.get("/patients/unknown/studies")
+        assert response.status_code == 404
+        assert response.content == b""
+    with client_for(tmp_path, {}, "127.0.0.1") as client:
+        assert client.get("/patients/unknown/studies").json()["OrthancStatus"] == 17
+
+
+def test_find_results_are_capped_by_configuration(tmp_path: Path) -> None:
+    from tests.integration.test_store_atomicity import make_instance
+
+    config = {"LimitFindResults": 2, "LimitFindInstances": 3}
+    with client_for(tmp_path, config, "127.0.0.1") as client:
+        for i in range(5):
+            assert client.post("/instances", content=make_instance(f"P{i}")).status_code == 200
+        assert len(client.post("/tools/find", json={"Level": "Patient", "Query": {}}).json()) == 2
+        assert len(client.post("/tools/find", json={"Level": "Patient", "Query": {}, "Limit": 1}).json()) == 1
+        assert len(client.post("/tools/find", json={"Level": "Instance", "Query": {}}).json()) == 3
+        assert len(client.get("/patients").json()) == 5  # lists are not capped
+
+
+def test_md5_can_be_left_out(tmp_path: Path) -> None:
+    from tests.integration.test_store_atomicity import make_instance
+
+    with client_for(tmp_path, {"StoreMD5ForAttachments": False}, "127.0.0.1") as client:
+        instance = client.post("/instances", content=make_instance()).json()["ID"]
+        info = client.get(f"/instances/{instance}/attachments/dicom/info").json()
+        assert info["UncompressedMD5"] == "" and info["CompressedMD5"] == ""
