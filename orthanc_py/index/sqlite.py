@@ -205,7 +205,7 @@ _RESOURCE_COLUMNS = "internal_id, level, public_id, parent_id"
 
 # Reads expected to return at most this many rows run inline on the event loop (microseconds);
 # larger ones go to a reader thread so that a big listing never stalls other requests.
-_INLINE_ROWS = 100
+_INLINE_ROWS = 2000
 
 
 class SQLiteTransaction:

@@ -104,9 +104,12 @@ async def expand_resources(
             children[child.parent_id].append(child)
     child_metadata: dict[int, dict[int, str]] = {}
     if level is ResourceLevel.SERIES:
-        child_metadata = await tx.get_metadata(
-            [c.internal_id for cs in children.values() for c in cs], [MetadataType.INDEX_IN_SERIES]
-        )
+        # The status of a series is computed from its instances only when its size is known.
+        known = [i for i in ids if MetadataType.EXPECTED_NUMBER_OF_INSTANCES in metadata[i]]
+        if known:
+            child_metadata = await tx.get_metadata(
+                [c.internal_id for i in known for c in children[i]], [MetadataType.INDEX_IN_SERIES]
+            )
     attachments = await tx.get_attachments(ids) if level is ResourceLevel.INSTANCE else {}
     labels = await tx.get_labels(ids)
     extra: dict[int, dict[int, str]] = {}
