@@ -230,7 +230,10 @@ def contenders_for(candidate: ServerKind, reference: ServerKind) -> list[Contend
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=(__doc__ or "").split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run",
+        description="Benchmark orthanc_py against the real Orthanc, interleaved (see bench/README.md).",
+    )
     parser.add_argument("--suite", choices=(*SUITES, "all"), default="all")
     parser.add_argument("--reference", choices=("1.10", "1.12"), default="1.10", help="the real Orthanc")
     parser.add_argument(

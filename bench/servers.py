@@ -226,10 +226,10 @@ class Server:
         if self.kind == "orthanc_py":
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         if self.kind == "orthanc-1.12" and not self.workdir.is_relative_to("/tmp"):
-            # The chroot sees /tmp and the checkout's parent; bind the work folder too (e.g. /dev/shm/...).
-            env["ORTHANC_BIND"] = os.pathsep.join(
-                filter(None, [str(self.workdir.parent), env.get("ORTHANC_BIND")])
-            )
+            # The chroot sees /tmp and the checkout's parent; bind the work root too (e.g. /dev/shm/...).
+            # The wrapper leaves its bind mounts in place, so bind one stable folder, not one per run.
+            bind = str(self.bind_root or self.workdir)
+            env["ORTHANC_BIND"] = os.pathsep.join(filter(None, [bind, env.get("ORTHANC_BIND")]))
         self._log_file = open(self.workdir / "server.log", "wb")  # noqa: SIM115 - closed in stop()
         self._process = subprocess.Popen(
             self.command(config_path),

@@ -146,6 +146,12 @@ async def serve(settings: Settings, *, workers: int = 1) -> bool:
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config
 
+    import hypercorn.asyncio.tcp_server as tcp_server
+
+    # Uploads are large: reading up to 1 MiB per call instead of hypercorn's 64 KiB divides the
+    # Python work per uploaded file (one read, parse and queue step each) several times.
+    tcp_server.MAX_RECV = max(tcp_server.MAX_RECV, 2**20)
+
     app = create_app(settings, recover=not supervised)
     stop = asyncio.Event()
     restart = False
