@@ -143,10 +143,9 @@ async def serve(settings: Settings, *, workers: int = 1) -> bool:
     ``server.py``) leaves crash recovery to its supervisor and forwards shutdown and reset to it.
     """
     supervised = workers > 1
+    import hypercorn.asyncio.tcp_server as tcp_server
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config
-
-    import hypercorn.asyncio.tcp_server as tcp_server
 
     # Uploads are large: reading up to 1 MiB per call instead of hypercorn's 64 KiB divides the
     # Python work per uploaded file (one read, parse and queue step each) several times.
