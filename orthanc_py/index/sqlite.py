@@ -42,7 +42,7 @@ _PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=30000",
-    "PRAGMA cache_size=-65536",
+    "PRAGMA cache_size=-16384",  # 16 MiB per connection; four connections per process
 )
 _PROPERTY_SCHEMA_VERSION = 1
 # SQLite caps bound parameters (32766 since 3.32); stay well under it.
@@ -251,6 +251,14 @@ class SQLiteTransaction:
             params += [limit if limit else -1, since]
         return [_row(r) for r in await self._all(sql, params, rows=limit)]
 
+    async def list_public_ids(self, level: ResourceLevel, since: int = 0, limit: int = 0) -> list[str]:
+        sql = "SELECT public_id FROM resources WHERE level=? ORDER BY public_id"
+        params: list[Any] = [int(level)]
+        if limit or since:
+            sql += " LIMIT ? OFFSET ?"
+            params += [limit if limit else -1, since]
+        return [r[0] for r in await self._all(sql, params, rows=limit)]
+
     async def count_resources(self, level: ResourceLevel) -> int:
         r = await self._one("SELECT value FROM global_counters WHERE name=?", (f"resources_{int(level)}",))
         return int(r[0])
@@ -357,7 +365,10 @@ class SQLiteTransaction:
                 joins.append(f"JOIN resources a{k} ON a{k}.internal_id = {alias[k + 1]}.parent_id")
             else:
                 break
-        where = ["r.level = ?"]
+        # With a constraint on the resource's own tags, SQLite must start from the tag index; the
+        # unary "+" keeps it from scanning the whole level in public-ID order instead.
+        own_filter = any(int(f.level) == int(level) for f in filters)
+        where = ["+r.level = ?" if own_filter else "r.level = ?"]
         params: list[Any] = [int(level)]
         for f in filters:
             holder = alias[int(f.level)]

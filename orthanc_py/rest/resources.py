@@ -78,9 +78,9 @@ async def list_resources(request: Request) -> Response:
     params = request.query_params
     since, limit = since_and_limit(request)
     async with context.index.transaction() as tx:
-        rows = await tx.list_resources(level, since, limit)
         if not flag(params, "expand"):
-            return OrthancJSONResponse([r.public_id for r in rows])
+            return OrthancJSONResponse(await tx.list_public_ids(level, since, limit))
+        rows = await tx.list_resources(level, since, limit)
         answers = await expand_resources(
             context, tx, rows, TagFormat.from_query(params), parse_requested_tags(params)
         )
