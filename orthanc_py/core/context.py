@@ -25,7 +25,7 @@ from ..index.base import Attachment, Deletion, Index, ResourceRow, Transaction
 from ..storage import compression
 from ..storage.base import FileContentType, StorageArea
 from .changes import STABLE_CHANGE, ChangeEvent, ChangeFeed, StabilityMonitor, now_iso, run_every
-from .enumerations import ChangeType, MetadataType
+from .enumerations import ChangeType, MetadataType, SeriesStatus, series_status
 from .errors import ErrorCode, OrthancError
 from .identifiers import ResourceLevel, hash_public_id
 from .ingest import MAIN_TAGS_SIGNATURE, ParsedInstance, parse_instance
@@ -202,8 +202,21 @@ class ServerContext:
                 if lvl in created.created
             ]
             events = [ChangeEvent(_NEW_CHANGE[lvl], lvl, ids.public_id(lvl), now) for lvl in order]
+            if await self._completes_series(tx, created.series_id):
+                events.append(ChangeEvent(ChangeType.COMPLETED_SERIES, ResourceLevel.SERIES, ids.series, now))
             await tx.log_changes([(int(e.change_type), internal[e.level], e.level, now) for e in events])
         return events, recycled
+
+    async def _completes_series(self, tx: Transaction, series_id: int) -> bool:
+        """Orthanc logs CompletedSeries when an instance makes its series complete."""
+        expected = (await tx.get_metadata([series_id], [MetadataType.EXPECTED_NUMBER_OF_INSTANCES]))[
+            series_id
+        ]
+        text = expected.get(MetadataType.EXPECTED_NUMBER_OF_INSTANCES)
+        if text is None:
+            return False
+        indexes = (await tx.get_children_metadata([series_id], MetadataType.INDEX_IN_SERIES))[series_id]
+        return series_status(int(text), indexes) == SeriesStatus.COMPLETE
 
     async def _make_room(self, tx: Transaction, parsed: ParsedInstance, size: int) -> list[Deletion]:
         """Orthanc's recycling: delete the oldest unprotected patients until the new instance fits

@@ -104,3 +104,25 @@ class SeriesStatus:
     MISSING = "Missing"
     INCONSISTENT = "Inconsistent"
     UNKNOWN = "Unknown"
+
+
+def _integer(text: str | None) -> int | None:
+    try:
+        return int(text.strip()) if text is not None else None
+    except ValueError:
+        return None
+
+
+def series_status(expected: int | None, indexes: list[str | None]) -> str:
+    """Orthanc's GetSeriesStatus: compares the IndexInSeries of the instances with the expected count."""
+    if expected is None:
+        return SeriesStatus.UNKNOWN
+    seen: set[int] = set()
+    for text in indexes:
+        index = _integer(text)
+        if index is None:
+            return SeriesStatus.UNKNOWN
+        if not (0 < index <= expected) or index in seen:
+            return SeriesStatus.INCONSISTENT
+        seen.add(index)
+    return SeriesStatus.COMPLETE if len(seen) == expected else SeriesStatus.MISSING

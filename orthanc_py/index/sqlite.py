@@ -277,6 +277,36 @@ class SQLiteTransaction:
             )
         return rows
 
+    async def get_child_public_ids(self, parent_ids: list[int]) -> dict[int, list[str]]:
+        """The public IDs of the children of each parent, in public-ID order (lighter than rows)."""
+        result: dict[int, list[str]] = {i: [] for i in parent_ids}
+        for chunk in _chunks(parent_ids):
+            for parent, public_id in await self._all(
+                f"SELECT parent_id, public_id FROM resources WHERE parent_id IN ({_marks(len(chunk))}) "
+                "ORDER BY public_id",
+                chunk,
+                rows=20 * len(chunk),
+            ):
+                result[parent].append(public_id)
+        return result
+
+    async def get_children_metadata(
+        self, parent_ids: list[int], metadata_type: int
+    ) -> dict[int, list[str | None]]:
+        """One metadata of every child of each parent (None where absent): Orthanc's
+        GetChildrenMetadata, used for the status of series."""
+        result: dict[int, list[str | None]] = {i: [] for i in parent_ids}
+        for chunk in _chunks(parent_ids):
+            for parent, value in await self._all(
+                "SELECT r.parent_id, m.value FROM resources r LEFT JOIN metadata m "
+                "ON m.internal_id = r.internal_id AND m.type = ? "
+                f"WHERE r.parent_id IN ({_marks(len(chunk))})",
+                [metadata_type, *chunk],
+                rows=20 * len(chunk),
+            ):
+                result[parent].append(value)
+        return result
+
     async def _lookup_or_create(
         self, public_id: str, level: ResourceLevel, parent_id: int | None, created: list[ResourceLevel]
     ) -> int:

@@ -13,7 +13,7 @@ import orjson
 
 from ..core.context import ServerContext
 from ..core.dicom_tags import MAIN_DICOM_TAGS, SEQUENCE_MARKER, format_tag, reshape_tags, tag_name
-from ..core.enumerations import MetadataType, SeriesStatus
+from ..core.enumerations import MetadataType, series_status
 from ..core.identifiers import ResourceLevel
 from ..core.requested_tags import requested_tag_values
 from ..index.base import ResourceRow, Transaction
@@ -97,19 +97,15 @@ async def expand_resources(
     parent_ids = sorted({r.parent_id for r in rows if r.parent_id is not None})
     if parent_ids:
         parents = {p.internal_id: p.public_id for p in await tx.get_resources(parent_ids)}
-    children: dict[int, list[ResourceRow]] = {i: [] for i in ids}
+    children: dict[int, list[str]] = {}
     if level is not ResourceLevel.INSTANCE:
-        for child in await tx.get_children(ids):
-            assert child.parent_id is not None
-            children[child.parent_id].append(child)
-    child_metadata: dict[int, dict[int, str]] = {}
+        children = await tx.get_child_public_ids(ids)
+    indexes_in_series: dict[int, list[str | None]] = {}
     if level is ResourceLevel.SERIES:
         # The status of a series is computed from its instances only when its size is known.
         known = [i for i in ids if MetadataType.EXPECTED_NUMBER_OF_INSTANCES in metadata[i]]
         if known:
-            child_metadata = await tx.get_metadata(
-                [c.internal_id for i in known for c in children[i]], [MetadataType.INDEX_IN_SERIES]
-            )
+            indexes_in_series = await tx.get_children_metadata(known, MetadataType.INDEX_IN_SERIES)
     attachments = await tx.get_attachments(ids) if level is ResourceLevel.INSTANCE else {}
     labels = await tx.get_labels(ids)
     extra: dict[int, dict[int, str]] = {}
@@ -134,7 +130,7 @@ async def expand_resources(
                 ResourceLevel.STUDY: "Series",
                 ResourceLevel.SERIES: "Instances",
             }[level]
-            answer[child_key] = [c.public_id for c in children[row.internal_id]]
+            answer[child_key] = children[row.internal_id]
         if level is ResourceLevel.STUDY:
             answer["ParentPatient"] = parents.get(row.parent_id or -1)
             answer["PatientMainDicomTags"] = fmt.write({t: v for t, v in own.items() if t in _PATIENT_TAGS})
@@ -142,13 +138,7 @@ async def expand_resources(
             answer["ParentStudy"] = parents.get(row.parent_id or -1)
             expected = _int(meta.get(MetadataType.EXPECTED_NUMBER_OF_INSTANCES))
             answer["ExpectedNumberOfInstances"] = expected
-            answer["Status"] = series_status(
-                expected,
-                [
-                    child_metadata.get(c.internal_id, {}).get(MetadataType.INDEX_IN_SERIES)
-                    for c in children[row.internal_id]
-                ],
-            )
+            answer["Status"] = series_status(expected, indexes_in_series.get(row.internal_id, []))
         elif level is ResourceLevel.INSTANCE:
             answer["ParentSeries"] = parents.get(row.parent_id or -1)
             answer["IndexInSeries"] = _int(meta.get(MetadataType.INDEX_IN_SERIES))
@@ -171,18 +161,3 @@ def _int(value: str | None) -> int | None:
         return int(value.strip())
     except ValueError:
         return None
-
-
-def series_status(expected: int | None, indexes: list[str | None]) -> str:
-    """Orthanc's GetSeriesStatus: compares the IndexInSeries of the instances with the expected count."""
-    if expected is None:
-        return SeriesStatus.UNKNOWN
-    seen: set[int] = set()
-    for text in indexes:
-        index = _int(text)
-        if index is None:
-            return SeriesStatus.UNKNOWN
-        if not (0 < index <= expected) or index in seen:
-            return SeriesStatus.INCONSISTENT
-        seen.add(index)
-    return SeriesStatus.COMPLETE if len(seen) == expected else SeriesStatus.MISSING
