@@ -162,10 +162,14 @@ class ServerContext:
         ids = parsed.ids
         now = now_iso()
         async with self.index.transaction(write=True) as tx:
-            if await tx.lookup(ids.instance) is not None:
-                return None, []
-            recycled = await self._make_room(tx, parsed, attachment.compressed_size)
+            recycled: list[Deletion] = []
+            if self.settings.maximum_patient_count or self.settings.maximum_storage_size:
+                if await tx.lookup(ids.instance) is not None:
+                    return None, []  # never recycle for an instance that is already there
+                recycled = await self._make_room(tx, parsed, attachment.compressed_size)
             created = await tx.create_instance(ids)
+            if not created.is_new_instance:  # stored meanwhile by another request or process
+                return None, recycled
             await tx.touch_patient(created.patient_id)
             internal = {
                 ResourceLevel.PATIENT: created.patient_id,
@@ -202,7 +206,9 @@ class ServerContext:
                 if lvl in created.created
             ]
             events = [ChangeEvent(_NEW_CHANGE[lvl], lvl, ids.public_id(lvl), now) for lvl in order]
-            if await self._completes_series(tx, created.series_id):
+            if _expected_number_of_instances(parsed) is not None and await self._completes_series(
+                tx, created.series_id
+            ):
                 events.append(ChangeEvent(ChangeType.COMPLETED_SERIES, ResourceLevel.SERIES, ids.series, now))
             await tx.log_changes([(int(e.change_type), internal[e.level], e.level, now) for e in events])
         return events, recycled

@@ -310,9 +310,10 @@ class SQLiteTransaction:
     async def _lookup_or_create(
         self, public_id: str, level: ResourceLevel, parent_id: int | None, created: list[ResourceLevel]
     ) -> int:
-        r = await self._one("SELECT internal_id FROM resources WHERE public_id=?", (public_id,))
-        if r is not None:
-            return int(r[0])
+        if level is not ResourceLevel.INSTANCE:  # the instance was looked up by the caller
+            r = await self._one("SELECT internal_id FROM resources WHERE public_id=?", (public_id,))
+            if r is not None:
+                return int(r[0])
         cursor = await self.conn.execute(
             "INSERT INTO resources (level, public_id, parent_id) VALUES (?, ?, ?)",
             (int(level), public_id, parent_id),
@@ -331,6 +332,15 @@ class SQLiteTransaction:
         if r is not None:
             return CreatedInstance(False, r[0], r[1], r[2], r[3])
         created: list[ResourceLevel] = []
+        # Most instances join an existing series: one query finds it with its study and patient.
+        r = await self._one(
+            "SELECT s.internal_id, st.internal_id, st.parent_id FROM resources s "
+            "JOIN resources st ON st.internal_id = s.parent_id WHERE s.public_id=?",
+            (ids.series,),
+        )
+        if r is not None:
+            instance = await self._lookup_or_create(ids.instance, ResourceLevel.INSTANCE, r[0], created)
+            return CreatedInstance(True, instance, r[0], r[1], r[2], created)
         patient = await self._lookup_or_create(ids.patient, ResourceLevel.PATIENT, None, created)
         study = await self._lookup_or_create(ids.study, ResourceLevel.STUDY, patient, created)
         series = await self._lookup_or_create(ids.series, ResourceLevel.SERIES, study, created)
