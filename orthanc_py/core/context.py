@@ -170,7 +170,8 @@ class ServerContext:
             created = await tx.create_instance(ids)
             if not created.is_new_instance:  # stored meanwhile by another request or process
                 return None, recycled
-            await tx.touch_patient(created.patient_id)
+            if self.settings.maximum_patient_count or self.settings.maximum_storage_size:
+                await tx.touch_patient(created.patient_id)  # the recycling order matters only then
             internal = {
                 ResourceLevel.PATIENT: created.patient_id,
                 ResourceLevel.STUDY: created.study_id,

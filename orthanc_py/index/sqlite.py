@@ -606,10 +606,13 @@ class SQLiteTransaction:
         await self.conn.execute("INSERT INTO patient_recycling_order (patient_id) VALUES (?)", (patient_id,))
 
     async def oldest_recyclable_patient(self, excluded_patient_id: int | None) -> int | None:
+        # Patients stored while no limit was configured have no place in the order: oldest first.
         r = await self._one(
-            "SELECT o.patient_id FROM patient_recycling_order o "
-            "WHERE o.patient_id <> ? AND NOT EXISTS "
-            "(SELECT 1 FROM protected_patients p WHERE p.internal_id = o.patient_id) ORDER BY o.seq LIMIT 1",
+            "SELECT r.internal_id FROM resources r "
+            "LEFT JOIN patient_recycling_order o ON o.patient_id = r.internal_id "
+            "WHERE r.level = 0 AND r.internal_id <> ? AND NOT EXISTS "
+            "(SELECT 1 FROM protected_patients p WHERE p.internal_id = r.internal_id) "
+            "ORDER BY o.seq IS NOT NULL, o.seq, r.internal_id LIMIT 1",
             (excluded_patient_id if excluded_patient_id is not None else -1,),
         )
         return int(r[0]) if r else None

@@ -90,18 +90,20 @@ CREATE TRIGGER resources_uncounted AFTER DELETE ON resources BEGIN
   UPDATE global_counters SET value = value - 1 WHERE name = 'resources_' || old.level;
 END;
 CREATE TRIGGER attachments_counted AFTER INSERT ON attached_files BEGIN
-  UPDATE global_counters SET value = value + new.compressed_size WHERE name = 'compressed_size';
-  UPDATE global_counters SET value = value + new.uncompressed_size WHERE name = 'uncompressed_size';
-  UPDATE global_counters SET value = value + new.compressed_size
-    WHERE name = 'dicom_compressed_size' AND new.content_type = 1;
-  UPDATE global_counters SET value = value + new.uncompressed_size
-    WHERE name = 'dicom_uncompressed_size' AND new.content_type = 1;
+  UPDATE global_counters SET value = value + CASE name
+      WHEN 'compressed_size' THEN new.compressed_size
+      WHEN 'uncompressed_size' THEN new.uncompressed_size
+      WHEN 'dicom_compressed_size' THEN new.compressed_size
+      ELSE new.uncompressed_size END
+    WHERE name IN ('compressed_size', 'uncompressed_size')
+       OR (new.content_type = 1 AND name IN ('dicom_compressed_size', 'dicom_uncompressed_size'));
 END;
 CREATE TRIGGER attachments_uncounted AFTER DELETE ON attached_files BEGIN
-  UPDATE global_counters SET value = value - old.compressed_size WHERE name = 'compressed_size';
-  UPDATE global_counters SET value = value - old.uncompressed_size WHERE name = 'uncompressed_size';
-  UPDATE global_counters SET value = value - old.compressed_size
-    WHERE name = 'dicom_compressed_size' AND old.content_type = 1;
-  UPDATE global_counters SET value = value - old.uncompressed_size
-    WHERE name = 'dicom_uncompressed_size' AND old.content_type = 1;
+  UPDATE global_counters SET value = value - CASE name
+      WHEN 'compressed_size' THEN old.compressed_size
+      WHEN 'uncompressed_size' THEN old.uncompressed_size
+      WHEN 'dicom_compressed_size' THEN old.compressed_size
+      ELSE old.uncompressed_size END
+    WHERE name IN ('compressed_size', 'uncompressed_size')
+       OR (old.content_type = 1 AND name IN ('dicom_compressed_size', 'dicom_uncompressed_size'));
 END;
