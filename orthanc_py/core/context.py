@@ -17,6 +17,7 @@ import uuid as uuid_module
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -356,6 +357,7 @@ class ServerContext:
         if not ready:
             return
         now = now_iso()
+        threshold = (datetime.now() - timedelta(seconds=self.settings.stable_age)).strftime("%Y%m%dT%H%M%S")
         events: list[ChangeEvent] = []
         async with self.index.transaction(write=True) as tx:
             rows: list[tuple[int, int, ResourceLevel, str]] = []
@@ -363,7 +365,16 @@ class ServerContext:
                 row = await tx.lookup(public_id)
                 if row is None:
                     continue
+                # Other processes (or nodes) may have received an instance since, or already
+                # declared the resource stable: the index, shared by all, decides.
+                last = (await tx.get_metadata([row.internal_id], [MetadataType.LAST_UPDATE]))[row.internal_id]
+                last_update = last.get(MetadataType.LAST_UPDATE, "")
+                if last_update > threshold:
+                    self.stability.touch(level, public_id)
+                    continue
                 change = STABLE_CHANGE[level]
+                if await tx.has_change_since(row.internal_id, int(change), last_update):
+                    continue
                 rows.append((int(change), row.internal_id, level, now))
                 events.append(ChangeEvent(change, level, public_id, now))
             await tx.log_changes(rows)

@@ -578,6 +578,13 @@ class SQLiteTransaction:
         r = await self._one(self._CHANGE_SELECT + " ORDER BY c.seq DESC LIMIT 1")
         return Change(r[0], r[1], ResourceLevel(r[2]), r[3], r[4]) if r else None
 
+    async def has_change_since(self, internal_id: int, change_type: int, date: str) -> bool:
+        r = await self._one(
+            "SELECT 1 FROM changes WHERE internal_id=? AND change_type=? AND date>=? LIMIT 1",
+            (internal_id, change_type, date),
+        )
+        return r is not None
+
     async def get_last_change_seq(self) -> int:
         # The last number handed out, even if its change was cleared or cascaded away.
         r = await self._one("SELECT seq FROM sqlite_sequence WHERE name='changes'")
