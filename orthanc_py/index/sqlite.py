@@ -17,6 +17,8 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
 
+import orjson
+
 from ..core.errors import ErrorCode, OrthancError
 from ..core.identifiers import InstanceIdentifiers, ResourceLevel
 from ..core.matching import normalize_for_search as normalize_value
@@ -452,18 +454,34 @@ class SQLiteTransaction:
             "DO UPDATE SET value=excluded.value, normalized=excluded.normalized",
             [(i, t, v, normalize_value(v)) for i, t, v in rows],
         )
+        await self.conn.executemany(
+            "UPDATE resources SET main_tags = (SELECT json_group_array(json_array(tag, value)) "
+            "FROM main_dicom_tags WHERE internal_id = ?) WHERE internal_id = ?",
+            [(i, i) for i in sorted({r[0] for r in rows})],
+        )
 
     async def get_main_tags(
         self, internal_ids: list[int], tags: list[int] | None = None
     ) -> dict[int, dict[int, str]]:
         result: dict[int, dict[int, str]] = {i: {} for i in internal_ids}
-        tag_clause = f" AND tag IN ({','.join(str(int(t)) for t in tags)})" if tags else ""
+        if not tags:
+            # All the tags: from the per-resource JSON copy, one row per resource.
+            for chunk in _chunks(internal_ids):
+                for i, blob in await self._all(
+                    "SELECT internal_id, main_tags FROM resources "
+                    f"WHERE internal_id IN ({_marks(len(chunk))}) AND main_tags IS NOT NULL",
+                    chunk,
+                    rows=len(chunk),
+                ):
+                    result[i] = dict(orjson.loads(blob))
+            return result
+        tag_clause = f" AND tag IN ({','.join(str(int(t)) for t in tags)})"
         for chunk in _chunks(internal_ids):
             for i, tag, value in await self._all(
                 "SELECT internal_id, tag, value FROM main_dicom_tags "
                 f"WHERE internal_id IN ({_marks(len(chunk))})" + tag_clause,
                 chunk,
-                rows=len(chunk) * (len(tags) if tags else 10),
+                rows=len(chunk) * len(tags),
             ):
                 result[i][tag] = value
         return result

@@ -3,7 +3,10 @@ CREATE TABLE resources (
   internal_id INTEGER PRIMARY KEY AUTOINCREMENT,
   level INTEGER NOT NULL,
   public_id TEXT NOT NULL UNIQUE,
-  parent_id INTEGER REFERENCES resources(internal_id) ON DELETE CASCADE
+  parent_id INTEGER REFERENCES resources(internal_id) ON DELETE CASCADE,
+  -- The main tags as a JSON array of [tag, value] pairs: one row to read per resource when
+  -- rendering, instead of one per tag. main_dicom_tags stays the source for lookups.
+  main_tags TEXT
 );
 CREATE INDEX resources_parent ON resources(parent_id);
 CREATE INDEX resources_level ON resources(level, public_id);
