@@ -80,7 +80,7 @@ async def no_web_ui(request: Request) -> Response:
 
 def build_context(settings: Settings) -> ServerContext:
     index = SQLiteIndex(os.path.join(settings.index_path, "index.sqlite"), read_only=settings.read_only)
-    storage = FilesystemStorage(settings.storage_directory)
+    storage = FilesystemStorage(settings.storage_directory, fsync=settings.sync_storage_area)
     return ServerContext(settings, index, storage)
 
 

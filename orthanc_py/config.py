@@ -80,6 +80,7 @@ class Settings:
     maximum_patient_count: int = 0
     maximum_storage_mode: str = "Recycle"  # or "Reject"
     read_only: bool = False
+    sync_storage_area: bool = True
     http_processes: int = 0  # 0: one per CPU core, at most 4
     stable_age: int = 60
     raw: dict[str, Any] = field(default_factory=dict)
@@ -124,6 +125,7 @@ KEYS: dict[str, tuple[str, type]] = {
     "MaximumPatientCount": ("maximum_patient_count", int),
     "MaximumStorageMode": ("maximum_storage_mode", str),
     "ReadOnly": ("read_only", bool),
+    "SyncStorageArea": ("sync_storage_area", bool),
     "HttpProcesses": ("http_processes", int),
     "StableAge": ("stable_age", int),
 }
@@ -150,6 +152,7 @@ KEY_DOCS: dict[str, str] = {
     "MaximumStorageSize": "Maximum size of the storage in MB, oldest patients recycled first (0 = no limit)",
     "MaximumPatientCount": "Maximum number of patients, oldest recycled first (0 = no limit)",
     "ReadOnly": "Serve the existing index and storage without ever writing to them",
+    "SyncStorageArea": "fsync() each stored file before acknowledging it (slower, safe on power loss)",
     "HttpProcesses": "orthanc_py only: HTTP worker processes (0 = one per core, at most 4; 1 = just one)",
     "MaximumStorageMode": 'When full: "Recycle" the oldest unprotected patients, or "Reject" new ones',
     "StableAge": "Seconds without a new instance before a patient, study or series becomes stable",
@@ -169,6 +172,7 @@ _SAMPLE_LAYOUT: list[tuple[str, list[str]]] = [
             "MaximumStorageSize",
             "MaximumPatientCount",
             "MaximumStorageMode",
+            "SyncStorageArea",
             "OverwriteInstances",
             "ReadOnly",
             "StoreMD5ForAttachments",
