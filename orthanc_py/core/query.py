@@ -10,7 +10,7 @@ and ``Limit`` go down to SQL and no candidate is re-read.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from pydicom.datadict import dictionary_VR
@@ -99,6 +99,15 @@ def _plan(query: FindQuery) -> _Plan:
 
 
 async def find_resources(context: ServerContext, tx: Transaction, query: FindQuery) -> list[ResourceRow]:
+    settings = context.settings
+    cap = (
+        settings.limit_find_instances
+        if query.level is ResourceLevel.INSTANCE
+        else settings.limit_find_results
+    )
+    if cap and (query.limit == 0 or query.limit > cap):
+        # "LimitFindResults" / "LimitFindInstances" bound every answer, whichever front end asks.
+        query = replace(query, limit=cap)
     plan = _plan(query)
     if plan.exact and not query.order_by:
         return await tx.find(query.level, plan.filters, query.since, query.limit, query.labels)

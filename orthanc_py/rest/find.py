@@ -117,10 +117,6 @@ async def tools_find(request: Request) -> Response:
             raise OrthancError(ErrorCode.BadRequest, 'Field "RequestedTags" must be a list of strings')
         requested_tags = [_tag(t) for t in requested]
     limit = _unsigned(body, "Limit")
-    settings = context.settings
-    cap = settings.limit_find_instances if level is ResourceLevel.INSTANCE else settings.limit_find_results
-    if cap and (limit == 0 or limit > cap):
-        limit = cap  # "LimitFindResults" / "LimitFindInstances" bound every answer
     query = FindQuery(
         level=level,
         constraints=constraints,
