@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import signal
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -177,11 +178,14 @@ async def serve(settings: Settings, *, workers: int = 1) -> bool:
     host = "0.0.0.0" if settings.remote_access_allowed else settings.http_bind
     config.bind = [f"{host}:{settings.http_port}"]
     config.workers = workers  # hypercorn then binds with SO_REUSEPORT, shared by the workers
+    # ...and warns that "workers" does nothing in serve(): here it does what is wanted.
+    warnings.filterwarnings("ignore", message="The config `workers` has no affect", category=Warning)
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
     config.keep_alive_timeout = 30
     config.graceful_timeout = 2
     if not supervised:
         logger.warning("HTTP server listening on port %d", settings.http_port)
+        logger.warning("Orthanc has started")
     await hypercorn_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
     return restart

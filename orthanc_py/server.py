@@ -76,6 +76,7 @@ class _Supervisor:
                 self._spawn()
             port = self.settings.http_port
             logger.warning("HTTP server listening on port %d (%d processes)", port, self.processes)
+            logger.warning("Orthanc has started")
             while not self.stopping:
                 # Polling rather than a blocking wait: a signal only sets a flag, checked here.
                 try:
