@@ -54,6 +54,8 @@ from typing import Any
 
 import httpx
 
+from .recorder import OrthancStartError, launch_orthanc, wait_ready
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLES_DIR = REPO_ROOT.parent / "shared" / "dicom-samples"
 ORTHANC_TOOL = REPO_ROOT.parent / "shared" / "tools" / "orthanc-1.12"
@@ -104,30 +106,13 @@ class ReferenceServer:
         config_path = run / "orthanc.json"
         config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
         self.log_path = run / "orthanc.log"
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [str(ORTHANC_TOOL), str(config_path)],
-                cwd=REPO_ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        self.process = launch_orthanc(config_path, self.log_path)
         base_url = f"http://127.0.0.1:{config['HttpPort']}"
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"Orthanc exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                answer = httpx.get(f"{base_url}/system", timeout=2.0)
-                if answer.status_code == 200:
-                    self.version = answer.json().get("Version", self.version)
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Orthanc did not answer in time:\n{self.log_tail()}")
-            time.sleep(0.05)
+        try:
+            wait_ready(self.process, base_url, self.log_path, STARTUP_TIMEOUT)
+        except OrthancStartError as error:
+            raise RuntimeError(f"{error}\n{self.log_tail()}") from error
+        self.version = httpx.get(f"{base_url}/system", timeout=5.0).json().get("Version", self.version)
         self.client = httpx.Client(base_url=base_url, timeout=120.0)
         return self.client
 

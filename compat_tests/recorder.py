@@ -81,18 +81,10 @@ def real_orthanc(config: dict[str, Any]) -> Iterator[httpx.Client]:
         for key in ("HttpPort", "DicomPort"):
             _wait_port_free(int(runtime[key]))
         log_path = tmp / "orthanc.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                [str(ORTHANC_TOOL), str(config_path)],
-                cwd=REPO_ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        process = launch_orthanc(config_path, log_path)
         try:
             base_url = f"http://127.0.0.1:{runtime['HttpPort']}"
-            _wait_ready(process, base_url, log_path)
+            wait_ready(process, base_url, log_path)
             with httpx.Client(base_url=base_url, follow_redirects=False, timeout=60.0) as client:
                 yield client
         finally:
@@ -103,8 +95,23 @@ def real_orthanc(config: dict[str, Any]) -> Iterator[httpx.Client]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _wait_ready(process: subprocess.Popen[bytes], base_url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
+def launch_orthanc(config_path: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """Start the real Orthanc 1.12 in its own process group, its output going to ``log_path``."""
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            [str(ORTHANC_TOOL), str(config_path)],
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def wait_ready(
+    process: subprocess.Popen[bytes], base_url: str, log_path: Path, timeout: float = STARTUP_TIMEOUT
+) -> None:
+    deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
             tail = log_path.read_text(errors="replace")[-2000:]

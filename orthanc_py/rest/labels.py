@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..core.errors import ErrorCode, OrthancError
+from ..index.base import ResourceRow
 from .context_access import context_of
 from .resources import level_of
 from .responses import OrthancJSONResponse, empty_text
@@ -34,29 +35,28 @@ async def list_labels(request: Request) -> Response:
         return OrthancJSONResponse((await tx.get_labels([row.internal_id]))[row.internal_id])
 
 
+async def _resource_and_label(request: Request) -> tuple[ResourceRow, str]:
+    row = await context_of(request).lookup(level_of(request), request.path_params["id"])
+    return row, check_label(request.path_params["label"])
+
+
 async def get_label(request: Request) -> Response:
-    context = context_of(request)
-    row = await context.lookup(level_of(request), request.path_params["id"])
-    label = check_label(request.path_params["label"])
-    async with context.index.transaction() as tx:
+    row, label = await _resource_and_label(request)
+    async with context_of(request).index.transaction() as tx:
         present = label in (await tx.get_labels([row.internal_id]))[row.internal_id]
     return empty_text() if present else Response(status_code=404)
 
 
 async def put_label(request: Request) -> Response:
-    context = context_of(request)
-    row = await context.lookup(level_of(request), request.path_params["id"])
-    label = check_label(request.path_params["label"])
-    async with context.index.transaction(write=True) as tx:
+    row, label = await _resource_and_label(request)
+    async with context_of(request).index.transaction(write=True) as tx:
         await tx.add_label(row.internal_id, label)
     return empty_text()
 
 
 async def delete_label(request: Request) -> Response:
-    context = context_of(request)
-    row = await context.lookup(level_of(request), request.path_params["id"])
-    label = check_label(request.path_params["label"])
-    async with context.index.transaction(write=True) as tx:
+    row, label = await _resource_and_label(request)
+    async with context_of(request).index.transaction(write=True) as tx:
         await tx.remove_label(row.internal_id, label)
     return empty_text()
 

@@ -57,15 +57,20 @@ async def list_metadata(request: Request) -> Response:
     return OrthancJSONResponse([key(t) for t in sorted(values)])
 
 
-async def get_metadata(request: Request) -> Response:
-    context = context_of(request)
-    row = await context.lookup(level_of(request), request.path_params["id"])
+async def _resource_and_metadata(request: Request) -> tuple[int, int]:
+    """(internal id, metadata type) named by the route; an unknown name is Orthanc's InexistentItem."""
+    row = await context_of(request).lookup(level_of(request), request.path_params["id"])
     try:
-        metadata_type = MetadataType.parse(request.path_params["name"])
+        return row.internal_id, MetadataType.parse(request.path_params["name"])
     except ValueError as e:
         raise OrthancError(ErrorCode.InexistentItem) from e
+
+
+async def get_metadata(request: Request) -> Response:
+    context = context_of(request)
+    internal_id, metadata_type = await _resource_and_metadata(request)
     async with context.index.transaction() as tx:
-        values = (await tx.get_metadata([row.internal_id], [metadata_type]))[row.internal_id]
+        values = (await tx.get_metadata([internal_id], [metadata_type]))[internal_id]
     if metadata_type not in values:
         return Response(status_code=404)  # Orthanc: a known but absent metadata is a bare 404
     return PlainTextResponse(values[metadata_type])
@@ -74,15 +79,10 @@ async def get_metadata(request: Request) -> Response:
 async def _user_metadata_target(request: Request) -> tuple[int, int] | None:
     """(internal id, metadata type) of a writable metadata; None for a built-in one, which Orthanc
     refuses with a bare 403 (only user metadata, 1024-65535, may be written)."""
-    context = context_of(request)
-    row = await context.lookup(level_of(request), request.path_params["id"])
-    try:
-        metadata_type = MetadataType.parse(request.path_params["name"])
-    except ValueError as e:
-        raise OrthancError(ErrorCode.InexistentItem) from e
+    internal_id, metadata_type = await _resource_and_metadata(request)
     if not 1024 <= metadata_type <= 65535:
         return None
-    return row.internal_id, metadata_type
+    return internal_id, metadata_type
 
 
 async def put_metadata(request: Request) -> Response:
