@@ -83,6 +83,48 @@ class Settings:
     sync_storage_area: bool = True
     http_processes: int = 0  # 0: one per CPU core, at most 4
     stable_age: int = 60
+    dicom_server_enabled: bool = True
+    dicom_check_called_aet: bool = False
+    dicom_always_allow_echo: bool = True
+    dicom_always_allow_store: bool = True
+    dicom_always_allow_find: bool = False
+    dicom_always_allow_find_worklist: bool = False
+    dicom_always_allow_get: bool = False
+    dicom_always_allow_move: bool = False
+    dicom_check_modality_host: bool = False
+    unknown_sop_class_accepted: bool = False
+    accepted_transfer_syntaxes: list[str] = field(default_factory=lambda: ["1.2.840.10008.1.*"])
+    deflated_transfer_syntax_accepted: bool = True
+    jpeg_transfer_syntax_accepted: bool = True
+    jpeg2000_transfer_syntax_accepted: bool = True
+    jpeg_lossless_transfer_syntax_accepted: bool = True
+    jpip_transfer_syntax_accepted: bool = True
+    mpeg2_transfer_syntax_accepted: bool = True
+    mpeg4_transfer_syntax_accepted: bool = True
+    h265_transfer_syntax_accepted: bool = True
+    rle_transfer_syntax_accepted: bool = True
+    dicom_scp_timeout: int = 30
+    maximum_pdu_length: int = 16384
+    tcp_no_delay: bool = True
+    strict_aet_comparison: bool = False
+    dicom_echo_checks_find: bool = False
+    dicom_scu_timeout: int = 10
+    dicom_association_close_delay: int = 5
+    synchronous_cmove: bool = True
+    query_retrieve_size: int = 100
+    storage_commitment_reports_size: int = 100
+    dicom_default_retrieve_method: str = "C-MOVE"
+    dicom_modalities: dict[str, Any] = field(default_factory=dict)
+    dicom_modalities_in_database: bool = False
+    orthanc_peers: dict[str, Any] = field(default_factory=dict)
+    orthanc_peers_in_database: bool = False
+    http_timeout: int = 60
+    https_verify_peers: bool = True
+    log_exported_resources: bool = False
+    concurrent_jobs: int = 2
+    jobs_history_size: int = 10
+    save_jobs: bool = True
+    dicom_web: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
     # Not configuration keys: where the configuration came from, and command-line switches.
     configuration_path: str = ""  # absolute path of the file or folder given, "" for the defaults
@@ -128,6 +170,48 @@ KEYS: dict[str, tuple[str, type]] = {
     "SyncStorageArea": ("sync_storage_area", bool),
     "HttpProcesses": ("http_processes", int),
     "StableAge": ("stable_age", int),
+    "DicomServerEnabled": ("dicom_server_enabled", bool),
+    "DicomCheckCalledAet": ("dicom_check_called_aet", bool),
+    "DicomAlwaysAllowEcho": ("dicom_always_allow_echo", bool),
+    "DicomAlwaysAllowStore": ("dicom_always_allow_store", bool),
+    "DicomAlwaysAllowFind": ("dicom_always_allow_find", bool),
+    "DicomAlwaysAllowFindWorklist": ("dicom_always_allow_find_worklist", bool),
+    "DicomAlwaysAllowGet": ("dicom_always_allow_get", bool),
+    "DicomAlwaysAllowMove": ("dicom_always_allow_move", bool),
+    "DicomCheckModalityHost": ("dicom_check_modality_host", bool),
+    "UnknownSopClassAccepted": ("unknown_sop_class_accepted", bool),
+    "AcceptedTransferSyntaxes": ("accepted_transfer_syntaxes", list),
+    "DeflatedTransferSyntaxAccepted": ("deflated_transfer_syntax_accepted", bool),
+    "JpegTransferSyntaxAccepted": ("jpeg_transfer_syntax_accepted", bool),
+    "Jpeg2000TransferSyntaxAccepted": ("jpeg2000_transfer_syntax_accepted", bool),
+    "JpegLosslessTransferSyntaxAccepted": ("jpeg_lossless_transfer_syntax_accepted", bool),
+    "JpipTransferSyntaxAccepted": ("jpip_transfer_syntax_accepted", bool),
+    "Mpeg2TransferSyntaxAccepted": ("mpeg2_transfer_syntax_accepted", bool),
+    "Mpeg4TransferSyntaxAccepted": ("mpeg4_transfer_syntax_accepted", bool),
+    "H265TransferSyntaxAccepted": ("h265_transfer_syntax_accepted", bool),
+    "RleTransferSyntaxAccepted": ("rle_transfer_syntax_accepted", bool),
+    "DicomScpTimeout": ("dicom_scp_timeout", int),
+    "MaximumPduLength": ("maximum_pdu_length", int),
+    "TcpNoDelay": ("tcp_no_delay", bool),
+    "StrictAetComparison": ("strict_aet_comparison", bool),
+    "DicomEchoChecksFind": ("dicom_echo_checks_find", bool),
+    "DicomScuTimeout": ("dicom_scu_timeout", int),
+    "DicomAssociationCloseDelay": ("dicom_association_close_delay", int),
+    "SynchronousCMove": ("synchronous_cmove", bool),
+    "QueryRetrieveSize": ("query_retrieve_size", int),
+    "StorageCommitmentReportsSize": ("storage_commitment_reports_size", int),
+    "DicomDefaultRetrieveMethod": ("dicom_default_retrieve_method", str),
+    "DicomModalities": ("dicom_modalities", dict),
+    "DicomModalitiesInDatabase": ("dicom_modalities_in_database", bool),
+    "OrthancPeers": ("orthanc_peers", dict),
+    "OrthancPeersInDatabase": ("orthanc_peers_in_database", bool),
+    "HttpTimeout": ("http_timeout", int),
+    "HttpsVerifyPeers": ("https_verify_peers", bool),
+    "LogExportedResources": ("log_exported_resources", bool),
+    "ConcurrentJobs": ("concurrent_jobs", int),
+    "JobsHistorySize": ("jobs_history_size", int),
+    "SaveJobs": ("save_jobs", bool),
+    "DicomWeb": ("dicom_web", dict),
 }
 
 # One line of documentation per honoured key: the comment above the key in orthanc.json.example.
@@ -156,6 +240,48 @@ KEY_DOCS: dict[str, str] = {
     "HttpProcesses": "orthanc_py only: HTTP worker processes (0 = one per core, at most 4; 1 = just one)",
     "MaximumStorageMode": 'When full: "Recycle" the oldest unprotected patients, or "Reject" new ones',
     "StableAge": "Seconds without a new instance before a patient, study or series becomes stable",
+    "DicomServerEnabled": "Whether the DICOM server (C-ECHO/STORE/FIND/MOVE/GET SCP) listens on DicomPort",
+    "DicomCheckCalledAet": "Refuse associations whose called AET is not DicomAet",
+    "DicomAlwaysAllowEcho": "Answer C-ECHO from any AET, even one not in DicomModalities",
+    "DicomAlwaysAllowStore": "Accept C-STORE from any AET, even one not in DicomModalities",
+    "DicomAlwaysAllowFind": "Answer C-FIND from any AET, even one not in DicomModalities",
+    "DicomAlwaysAllowFindWorklist": "Answer worklist C-FIND from any AET, even one not in DicomModalities",
+    "DicomAlwaysAllowGet": "Answer C-GET from any AET, even one not in DicomModalities",
+    "DicomAlwaysAllowMove": "Answer C-MOVE from any AET, even one not in DicomModalities",
+    "DicomCheckModalityHost": "Also check that a known calling AET connects from the host configured for it",
+    "UnknownSopClassAccepted": "Accept C-STORE of SOP classes that are not storage classes of the standard",
+    "AcceptedTransferSyntaxes": "Transfer syntaxes the DICOM server accepts (UIDs, * and ? wildcards)",
+    "DeflatedTransferSyntaxAccepted": "Accept the deflated transfer syntax (if no AcceptedTransferSyntaxes)",
+    "JpegTransferSyntaxAccepted": "Accept the JPEG transfer syntaxes (if no AcceptedTransferSyntaxes)",
+    "Jpeg2000TransferSyntaxAccepted": "Accept JPEG 2000 (if no AcceptedTransferSyntaxes)",
+    "JpegLosslessTransferSyntaxAccepted": "Accept JPEG-LS (if no AcceptedTransferSyntaxes)",
+    "JpipTransferSyntaxAccepted": "Accept the JPIP transfer syntaxes (if no AcceptedTransferSyntaxes)",
+    "Mpeg2TransferSyntaxAccepted": "Accept the MPEG-2 transfer syntaxes (if no AcceptedTransferSyntaxes)",
+    "Mpeg4TransferSyntaxAccepted": "Accept the MPEG-4 transfer syntaxes (if no AcceptedTransferSyntaxes)",
+    "H265TransferSyntaxAccepted": "Accept the HEVC/H.265 transfer syntaxes (if no AcceptedTransferSyntaxes)",
+    "RleTransferSyntaxAccepted": "Accept the RLE transfer syntax (if no AcceptedTransferSyntaxes)",
+    "DicomScpTimeout": "Seconds of inactivity before the DICOM server closes an association",
+    "MaximumPduLength": "Maximum PDU length proposed and accepted by the DICOM server and client",
+    "TcpNoDelay": "Disable Nagle's algorithm on DICOM sockets (much faster C-STORE)",
+    "StrictAetComparison": "Compare AETs case-sensitively (otherwise case-insensitively)",
+    "DicomEchoChecksFind": "Have /modalities/{id}/echo also check that the modality answers C-FIND",
+    "DicomScuTimeout": "Timeout in seconds of the DICOM client (0 = no timeout)",
+    "DicomAssociationCloseDelay": "Seconds an idle outgoing association is kept open for reuse",
+    "SynchronousCMove": "Run received C-MOVE requests before answering (not as background jobs)",
+    "QueryRetrieveSize": "Number of /queries results kept in memory",
+    "StorageCommitmentReportsSize": "Number of storage commitment reports kept",
+    "DicomDefaultRetrieveMethod": 'Default retrieve method of the /modalities routes: "C-MOVE" or "C-GET"',
+    "DicomModalities": 'Known modalities: { "name" : [ "AET", "host", port ] } or { "AET", "Host", "Port" }',
+    "DicomModalitiesInDatabase": "Keep modalities defined over REST in the index, not the configuration",
+    "OrthancPeers": 'Other Orthanc servers: { "name" : [ "http://host:8042/", "user", "password" ] }',
+    "OrthancPeersInDatabase": "Keep peers defined over REST in the index instead of the configuration",
+    "HttpTimeout": "Timeout in seconds of HTTP requests to peers and DICOMweb servers (0 = none)",
+    "HttpsVerifyPeers": "Check the certificates of HTTPS peers",
+    "LogExportedResources": "Record sent resources in /exports",
+    "ConcurrentJobs": "Jobs run at the same time by each server process",
+    "JobsHistorySize": "Number of finished jobs kept in /jobs",
+    "SaveJobs": "Whether unfinished jobs are resumed after a restart",
+    "DicomWeb": 'DICOMweb server and client, keys of the Orthanc DICOMweb plugin ("Root", "Servers"...)',
 }
 
 # Sections of orthanc.json.example, in Orthanc's own order. Keys listed in _SAMPLE_COMMENTED_OUT are
@@ -179,7 +305,59 @@ _SAMPLE_LAYOUT: list[tuple[str, list[str]]] = [
         ],
     ),
     ("HTTP server", ["HttpPort", "HttpDescribeErrors", "HttpProcesses"]),
-    ("DICOM server", ["DicomAet", "DicomPort", "DefaultEncoding"]),
+    (
+        "DICOM server",
+        [
+            "DicomAet",
+            "DicomPort",
+            "DefaultEncoding",
+            "DicomServerEnabled",
+            "DicomCheckCalledAet",
+            "DicomAlwaysAllowEcho",
+            "DicomAlwaysAllowStore",
+            "DicomAlwaysAllowFind",
+            "DicomAlwaysAllowFindWorklist",
+            "DicomAlwaysAllowGet",
+            "DicomAlwaysAllowMove",
+            "DicomCheckModalityHost",
+            "UnknownSopClassAccepted",
+            "AcceptedTransferSyntaxes",
+            "DeflatedTransferSyntaxAccepted",
+            "JpegTransferSyntaxAccepted",
+            "Jpeg2000TransferSyntaxAccepted",
+            "JpegLosslessTransferSyntaxAccepted",
+            "JpipTransferSyntaxAccepted",
+            "Mpeg2TransferSyntaxAccepted",
+            "Mpeg4TransferSyntaxAccepted",
+            "H265TransferSyntaxAccepted",
+            "RleTransferSyntaxAccepted",
+            "DicomScpTimeout",
+            "MaximumPduLength",
+            "TcpNoDelay",
+            "StrictAetComparison",
+        ],
+    ),
+    (
+        "DICOM network",
+        [
+            "DicomEchoChecksFind",
+            "DicomScuTimeout",
+            "DicomAssociationCloseDelay",
+            "SynchronousCMove",
+            "QueryRetrieveSize",
+            "StorageCommitmentReportsSize",
+            "DicomDefaultRetrieveMethod",
+            "DicomModalities",
+            "DicomModalitiesInDatabase",
+            "OrthancPeers",
+            "OrthancPeersInDatabase",
+            "HttpTimeout",
+            "HttpsVerifyPeers",
+            "LogExportedResources",
+        ],
+    ),
+    ("Jobs", ["ConcurrentJobs", "JobsHistorySize", "SaveJobs"]),
+    ("DICOMweb", ["DicomWeb"]),
     ("Security of the HTTP server", ["RemoteAccessAllowed", "AuthenticationEnabled", "RegisteredUsers"]),
     ("Advanced options", ["StableAge", "CaseSensitivePN", "LimitFindResults", "LimitFindInstances"]),
 ]
@@ -613,6 +791,8 @@ _TYPE_NAMES: dict[type, str] = {
 
 def _check_value(key: str, value: Any, expected: type) -> Any:
     """The value of an honoured key, or ConfigurationError naming the key (Orthanc's wording)."""
+    if expected is list and isinstance(value, str):
+        value = [value]  # Orthanc's LookupListOfStrings takes a lone string as a list of one
     if expected is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
     else:
