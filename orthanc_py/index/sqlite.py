@@ -36,7 +36,7 @@ from .sqlite_connections import InlineConnection, ThreadedConnection
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # SQLite readers run in parallel (the sqlite3 module releases the GIL while a statement runs).
 _READERS = 2
 _PRAGMAS = (
