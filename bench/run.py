@@ -1,4 +1,4 @@
-"""Entry point: ``python -m bench.run [--suite ingest|tiny|query|all] [--reference 1.10|1.12] [--quick]``.
+"""Entry point: ``python -m bench.run [--suite ingest|tiny|query|dicom|...|all] [--reference 1.10|1.12]``.
 
 Runs the same work on a candidate (orthanc_py by default) and a reference (the real Orthanc),
 interleaved (A B, B A, A B, ...: both servers in every repetition, the order flipped each time),
@@ -19,11 +19,14 @@ from typing import Any
 
 from bench.client import Client
 from bench.data import DEFAULT_CACHE_DIR, DatasetSpec, ensure_dataset, load_dataset
+from bench.dicom_ingest import dicom_suite
+from bench.dicomweb_suite import dicomweb_suite
+from bench.images import images_suite
 from bench.report import Measurement, machine_info, render_table, write_json
 from bench.servers import SERVER_KINDS, MemoryWatch, Server, ServerError, ServerKind
 from bench.workloads import IngestResult, index_queries, ingest, query_vars, run_query
 
-SUITES = ("ingest", "tiny", "query")
+SUITES = ("ingest", "tiny", "query", "dicomweb", "images", "dicom")
 RATIO_MEANING = "> 1 means the candidate is better (throughput cand/ref; latency, CPU, memory ref/cand)"
 STABLE_AGE = 5  # seconds; the query suite waits this out so "stable" events don't land mid-measurement
 
@@ -266,6 +269,13 @@ def run_suite(bench: Bench, suite: str, sizes: Sizes, args: argparse.Namespace) 
         ]
     if suite == "tiny":
         return ingest_suite(bench, suite, "tiny ingest 4 clients", sizes.tiny, 4, ingest_reps, args.cache_dir)
+    if suite == "dicom":
+        return dicom_suite(bench, sizes.ct, ingest_reps, args.cache_dir)
+    if suite == "images":
+        return images_suite(bench, sizes, args.query_reps or sizes.query_reps, args.cache_dir)
+    if suite == "dicomweb":
+        reps = args.query_reps or sizes.query_reps
+        return dicomweb_suite(bench, sizes, reps, args.cache_dir, quick=args.quick)
     return query_suite(bench, sizes, args.query_reps or sizes.query_reps, args.cache_dir)
 
 
@@ -279,7 +289,14 @@ def main(argv: list[str] | None = None) -> int:
     work_dir = args.work_dir or Path("/dev/shm/orthanc-bench" if memory else "/tmp/orthanc-bench")
     bench = Bench(contenders_for(args.candidate, reference), work_dir)
 
-    specs = {"ingest": sizes.ct, "tiny": sizes.tiny, "query": sizes.index}
+    specs = {
+        "ingest": sizes.ct,
+        "tiny": sizes.tiny,
+        "query": sizes.index,
+        "dicomweb": sizes.index,
+        "images": sizes.ct,
+        "dicom": sizes.ct,
+    }
     for suite in suites:
         ensure_dataset(specs[suite], args.cache_dir)
     if args.generate_only:

@@ -85,8 +85,9 @@ def _free_port() -> int:
 class ReferenceServer:
     """A real Orthanc 1.12 with empty storage, in its own process group."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, plugins: list[str] | None = None) -> None:
         self.tmp = tmp
+        self.plugins = plugins or []  # paths inside the Orthanc 1.12 chroot
         self.process: subprocess.Popen[bytes] | None = None
         self.client: httpx.Client | None = None
         self.version = "1.12"
@@ -101,7 +102,7 @@ class ReferenceServer:
             "IndexDirectory": str(run / "index"),
             "RemoteAccessAllowed": False,
             "AuthenticationEnabled": False,
-            "Plugins": [],
+            "Plugins": self.plugins,
         }
         config_path = run / "orthanc.json"
         config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")

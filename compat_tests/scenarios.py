@@ -1316,3 +1316,5 @@ scenario(
     get("/system", *SYSTEM),
     config={"Name": "Other Name", "DicomAet": "COMPATAET"},
 )
+
+from . import scenarios_dicomweb, scenarios_peers  # noqa: E402, F401  (register their scenarios)

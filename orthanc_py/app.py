@@ -27,16 +27,24 @@ from .auth.basic import AccessControl
 from .config import Settings
 from .core.context import ServerContext
 from .core.errors import OrthancError
+from .dicomweb.routes import dicomweb_routes
 from .index.sqlite import SQLiteIndex
+from .net import scp
 from .rest import (
     changes,
     find,
+    images,
     instances,
+    jobs,
     labels,
     metadata,
+    modalities,
     ordered_slices,
+    peers,
+    queries,
     resource_tags,
     resources,
+    storage_commitment,
     system,
     tools,
 )
@@ -85,16 +93,19 @@ def build_context(settings: Settings) -> ServerContext:
     return ServerContext(settings, index, storage)
 
 
-def create_app(settings: Settings, *, recover: bool = True) -> Starlette:
+def create_app(settings: Settings, *, recover: bool = True, dicom_server: bool = False) -> Starlette:
+    """``dicom_server``: also run the DICOM server (``net/scp.py``) in this process."""
     context = build_context(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await context.start(recover=recover)
+        app.state.dicom_server = await scp.start(context) if dicom_server else None
         logger.info("orthanc_py %s: the REST API is ready", __version__)
         try:
             yield
         finally:
+            await scp.stop(app.state.dicom_server)
             await context.stop()
 
     route_table: list[Route] = [
@@ -103,16 +114,23 @@ def create_app(settings: Settings, *, recover: bool = True) -> Starlette:
         *tools.routes,
         *find.routes,
         *instances.routes,
+        *images.routes,
         *metadata.routes,
         *labels.routes,
         *ordered_slices.routes,
         *resource_tags.routes,
         *resources.routes,
+        *storage_commitment.routes,
+        *jobs.routes,
+        *peers.routes,
+        *modalities.routes,
+        *queries.routes,
     ]
     route_table.append(Route("/tools", tools.make_tools_index(route_table), methods=["GET"]))
     if settings.read_only:  # Orthanc does not even offer uploads then
         route_table = [r for r in route_table if not (r.path == "/instances" and "POST" in (r.methods or ()))]
     route_table += [
+        *dicomweb_routes(settings),  # under the configured DicomWeb "Root" and "WadoRoot"
         Route("/", root_redirect, methods=["GET"]),
         Route("/app/{path:path}", no_web_ui, methods=["GET"]),
     ]
@@ -152,7 +170,8 @@ async def serve(settings: Settings, *, workers: int = 1) -> bool:
     # Python work per uploaded file (one read, parse and queue step each) several times.
     tcp_server.MAX_RECV = max(tcp_server.MAX_RECV, 2**20)
 
-    app = create_app(settings, recover=not supervised)
+    # With several processes, the DICOM server runs in its own process (server.py).
+    app = create_app(settings, recover=not supervised, dicom_server=not supervised)
     stop = asyncio.Event()
     restart = False
 

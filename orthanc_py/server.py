@@ -7,6 +7,7 @@ the kernel spreads connections evenly among them (a shared listening socket woul
 worker to wake up accept them all). They
 share nothing but the index and the storage area, exactly as several nodes behind a load balancer
 do, so the index interface must (and does) serve concurrent transactions from several processes.
+The DICOM server, which must listen once, runs in one more process of its own (restarted likewise).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class _Supervisor:
         self.settings = settings
         self.processes = processes
         self.children: set[int] = set()
+        self.dicom_worker: int | None = None  # the one process running the DICOM server
         self.stopping = False
         self.restart = False
 
@@ -74,6 +76,8 @@ class _Supervisor:
         try:
             for _ in range(self.processes):
                 self._spawn()
+            if self.settings.dicom_server_enabled:
+                self._spawn_dicom_worker()
             port = self.settings.http_port
             logger.warning("HTTP server listening on port %d (%d processes)", port, self.processes)
             logger.warning("Orthanc has started")
@@ -87,9 +91,14 @@ class _Supervisor:
                     time.sleep(0.2)
                     continue
                 self.children.discard(pid)
-                if not self.stopping:
+                if self.stopping:
+                    continue
+                time.sleep(0.5)
+                if pid == self.dicom_worker:
+                    logger.error("DICOM worker %d stopped (status %d), starting another", pid, status)
+                    self._spawn_dicom_worker()
+                else:
                     logger.error("HTTP worker %d stopped (status %d), starting another", pid, status)
-                    time.sleep(0.5)
                     self._spawn()
         finally:
             self._stop_children()
@@ -118,6 +127,31 @@ class _Supervisor:
                 sys.stderr.flush()
                 os._exit(code)
         self.children.add(pid)
+
+    def _spawn_dicom_worker(self) -> None:
+        """The DICOM server must listen once, so it gets a process of its own beside the HTTP
+        workers, with its own event loop and context on the shared index and storage."""
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                    signal.signal(sig, signal.SIG_DFL)
+                from .net.scp import serve_alone
+
+                asyncio.run(serve_alone(self.settings))
+            except KeyboardInterrupt:
+                pass
+            except BaseException:
+                logger.exception("DICOM worker failed")
+                code = 1
+            finally:
+                logging.shutdown()
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        self.children.add(pid)
+        self.dicom_worker = pid
 
     def _stop_children(self) -> None:
         for pid in list(self.children):

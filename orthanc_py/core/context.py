@@ -30,6 +30,7 @@ from .enumerations import ChangeType, MetadataType, SeriesStatus, series_status
 from .errors import ErrorCode, OrthancError
 from .identifiers import ResourceLevel, hash_public_id
 from .ingest import MAIN_TAGS_SIGNATURE, ParsedInstance, parse_instance
+from .jobs.engine import JobsEngine
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class ServerContext:
         self._tasks: list[asyncio.Task[None]] = []
         # Orthanc's DatabaseServerIdentifier: names this database, the same on every node sharing it.
         self.server_identifier = hash_public_id(os.path.abspath(settings.index_path))
+        self.jobs = JobsEngine(self)
 
     async def start(self, *, recover: bool = True, background: bool = True) -> None:
         """Open the index; ``recover`` removes files left by an interrupted store or delete, which
@@ -89,8 +91,10 @@ class ServerContext:
             await self._recover_pending_files()
         if background:
             self._tasks.append(asyncio.create_task(run_every(1.0, self._signal_stable_resources)))
+            await self.jobs.start(recover=recover)
 
     async def stop(self) -> None:
+        await self.jobs.stop()  # first: running jobs save their position in the index
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

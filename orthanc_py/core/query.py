@@ -19,7 +19,13 @@ from ..index.base import LabelFilter, ResourceRow, TagFilter, Transaction
 from .dicom_tags import LEVEL_OF_MAIN_TAG, MAIN_DICOM_TAGS, DicomText
 from .identifiers import ResourceLevel
 from .ingest import read_dataset
-from .matching import SearchColumn, TagConstraint, is_orthanc_identifier, parse_constraint
+from .matching import (
+    SearchColumn,
+    TagConstraint,
+    is_orthanc_identifier,
+    parse_constraint,
+    parse_dicom_constraint,
+)
 from .requested_tags import MODALITIES_IN_STUDY, descendants
 
 if TYPE_CHECKING:
@@ -50,6 +56,9 @@ class FindQuery:
     limit: int = 0
     order_by: list[tuple[int, bool]] = field(default_factory=list)  # (tag, ascending)
     labels: LabelFilter | None = None
+    # C-FIND's rule instead of ``case_sensitive``: every tag case-sensitive except PN tags, which
+    # follow this (``CaseSensitivePN``). None for ``/tools/find`` and QIDO-RS.
+    case_sensitive_pn: bool | None = None
 
 
 @dataclass
@@ -64,14 +73,24 @@ class _Plan:
 def _plan(query: FindQuery) -> _Plan:
     plan = _Plan()
     for tag, text in query.constraints.items():
-        constraint = parse_constraint(
-            tag,
-            vr_of(tag),
-            text,
-            query.case_sensitive,
-            is_identifier=is_orthanc_identifier(tag),
-            is_main_tag=tag in _LEVEL_OF_TAG,
-        )
+        if query.case_sensitive_pn is None:
+            constraint = parse_constraint(
+                tag,
+                vr_of(tag),
+                text,
+                query.case_sensitive,
+                is_identifier=is_orthanc_identifier(tag),
+                is_main_tag=tag in _LEVEL_OF_TAG,
+            )
+        else:
+            constraint = parse_dicom_constraint(
+                tag,
+                vr_of(tag),
+                text,
+                query.case_sensitive_pn,
+                is_identifier=is_orthanc_identifier(tag),
+                is_main_tag=tag in _LEVEL_OF_TAG,
+            )
         if constraint is None:
             continue
         if tag == MODALITIES_IN_STUDY and query.level is ResourceLevel.STUDY:

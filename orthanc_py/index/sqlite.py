@@ -33,6 +33,8 @@ from .base import (
     TagFilter,
 )
 from .sqlite_connections import InlineConnection, ThreadedConnection
+from .sqlite_jobs import SQLiteJobsStatements
+from .sqlite_storage_commitment import SQLiteStorageCommitmentStatements
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +212,7 @@ _RESOURCE_COLUMNS = "internal_id, level, public_id, parent_id"
 _INLINE_ROWS = 2000
 
 
-class SQLiteTransaction:
+class SQLiteTransaction(SQLiteJobsStatements, SQLiteStorageCommitmentStatements):  # sqlite_jobs.py, ...
     def __init__(self, conn: InlineConnection, bulk: ThreadedConnection | None = None) -> None:
         self.conn = conn
         self.bulk = bulk
@@ -383,8 +385,10 @@ class SQLiteTransaction:
 
     async def lookup_identifier(self, level: ResourceLevel, tag: int, value: str) -> list[ResourceRow]:
         rows = await self._all(
+            # CROSS JOIN: the tag's value first; otherwise SQLite may walk every resource of the
+            # level in public_id order (resources_level) to avoid sorting the one or two matches.
             "SELECT r.internal_id, r.level, r.public_id, r.parent_id FROM main_dicom_tags t "
-            "JOIN resources r ON r.internal_id = t.internal_id "
+            "CROSS JOIN resources r ON r.internal_id = t.internal_id "
             "WHERE t.tag=? AND t.value=? AND r.level=? ORDER BY r.public_id",
             (tag, value, int(level)),
         )
@@ -688,6 +692,56 @@ class SQLiteTransaction:
             "ON CONFLICT (property) DO UPDATE SET value=excluded.value",
             (key, value),
         )
+
+    # --- DICOMweb metadata
+    async def get_dicomweb_metadata(self, internal_ids: list[int]) -> dict[int, bytes]:
+        result: dict[int, bytes] = {}
+        for chunk in _chunks(internal_ids):
+            for i, data in await self._all(
+                "SELECT internal_id, json FROM dicomweb_metadata "
+                f"WHERE internal_id IN ({_marks(len(chunk))})",
+                chunk,
+                rows=len(chunk),
+            ):
+                result[i] = bytes(data)
+        return result
+
+    async def set_dicomweb_metadata(self, rows: list[tuple[int, bytes]]) -> None:
+        # An instance deleted meanwhile has no resource row left: it is skipped.
+        await self.conn.executemany(
+            "INSERT OR REPLACE INTO dicomweb_metadata (internal_id, json) "
+            "SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM resources WHERE internal_id=?1)",
+            rows,
+        )
+
+    async def list_dicomweb_servers(self) -> dict[str, str | None]:
+        rows = await self._all("SELECT name, configuration FROM dicomweb_servers", (), rows=0)
+        return {str(r[0]): None if r[1] is None else str(r[1]) for r in rows}
+
+    async def set_dicomweb_server(self, name: str, configuration: str | None) -> None:
+        await self.conn.execute(
+            "INSERT INTO dicomweb_servers (name, configuration) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET configuration=excluded.configuration",
+            (name, configuration),
+        )
+
+    async def delete_dicomweb_server(self, name: str) -> None:
+        await self.conn.execute("DELETE FROM dicomweb_servers WHERE name=?", (name,))
+
+    async def list_modalities(self) -> dict[str, str]:
+        rows = await self._all("SELECT name, configuration FROM modalities", ())
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    async def set_modality(self, name: str, configuration: str) -> None:
+        await self.conn.execute(
+            "INSERT INTO modalities (name, configuration) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET configuration=excluded.configuration",
+            (name, configuration),
+        )
+
+    async def delete_modality(self, name: str) -> bool:
+        cursor = await self.conn.execute("DELETE FROM modalities WHERE name=?", (name,))
+        return bool(cursor.rowcount)
 
 
 def _predicate(f: TagFilter) -> tuple[str, tuple[str, ...]]:

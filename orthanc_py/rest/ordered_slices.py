@@ -4,10 +4,13 @@ by older viewers)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..core.context import ServerContext
 from ..core.errors import ErrorCode, OrthancError
 from ..core.identifiers import ResourceLevel
 from ..core.requested_tags import descendants
@@ -39,8 +42,12 @@ def _int(text: str | None) -> int | None:
 
 
 async def ordered_slices(request: Request) -> Response:
-    context = context_of(request)
-    row = await context.lookup(ResourceLevel.SERIES, request.path_params["id"])
+    return OrthancJSONResponse(await slice_order(context_of(request), request.path_params["id"]))
+
+
+async def slice_order(context: ServerContext, series_public_id: str) -> dict[str, Any]:
+    """The ``ordered-slices`` answer of a series (also the frame order of ``/series/{id}/numpy``)."""
+    row = await context.lookup(ResourceLevel.SERIES, series_public_id)
     async with context.index.transaction() as tx:
         instances = (await descendants(tx, [row.internal_id], 1))[row.internal_id]
         tags = await tx.get_main_tags([row.internal_id, *[i.internal_id for i in instances]])
@@ -69,14 +76,12 @@ async def ordered_slices(request: Request) -> Response:
         entries.sort(key=lambda e: e[3])  # type: ignore[arg-type, return-value]
     else:
         raise OrthancError(ErrorCode.BadFileFormat, "Unable to order the slices of this series")
-    return OrthancJSONResponse(
-        {
-            "Dicom": [f"/instances/{e[0]}/file" for e in entries],
-            "Slices": [f"/instances/{e[0]}/frames/{f}" for e in entries for f in range(e[1])],
-            "SlicesShort": [[e[0], 0, e[1]] for e in entries],
-            "Type": kind,
-        }
-    )
+    return {
+        "Dicom": [f"/instances/{e[0]}/file" for e in entries],
+        "Slices": [f"/instances/{e[0]}/frames/{f}" for e in entries for f in range(e[1])],
+        "SlicesShort": [[e[0], 0, e[1]] for e in entries],
+        "Type": kind,
+    }
 
 
 routes = [Route("/series/{id}/ordered-slices", ordered_slices, methods=["GET"])]

@@ -1,0 +1,144 @@
+"""The ``dicomweb`` suite: QIDO-RS and WADO-RS metadata on the 50,000-instance index plus one
+500-instance series, against the real Orthanc with its DICOMweb plugin.
+
+Building that index takes minutes per server, so each server's storage and index folders are kept
+in the cache folder (``dicomweb-<server>-<data>``) and reused by later runs; orthanc_py's folder name
+also carries a hash of its schema files, so a schema change rebuilds it. Only GETs are timed: the
+kept folders do not change (except orthanc_py's DICOMweb metadata rows, kept on first request as
+they would be on any server; the warm-up requests fill them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.client import Client
+from bench.data import DatasetSpec, ensure_dataset, load_dataset
+from bench.report import Measurement
+from bench.servers import Server
+from bench.workloads import Query, ingest, run_query
+
+if TYPE_CHECKING:
+    from bench.run import Bench, Sizes
+
+DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def big_series(quick: bool) -> DatasetSpec:
+    return DatasetSpec("bigseries", "tiny", 1, 1, 1, 100 if quick else 500)
+
+
+def dicomweb_queries(index: DatasetSpec, series: DatasetSpec) -> list[Query]:
+    study, series_uid = series.study_uid(0, 0), series.series_uid(0, 0, 0)
+    series_path = f"/dicom-web/studies/{study}/series/{series_uid}"
+    return [
+        Query("qido-studies-limit-100", "GET", "/dicom-web/studies?limit=100"),
+        Query("qido-studies-one-year", "GET", "/dicom-web/studies?StudyDate=20100101-20101231"),
+        Query("qido-series-modality-limit-100", "GET", "/dicom-web/series?Modality=MR&limit=100"),
+        Query(
+            f"wado-series-metadata-{series.count}",
+            "GET",
+            f"{series_path}/metadata",
+        ),
+        Query(
+            "wado-instance-metadata",
+            "GET",
+            f"{series_path}/instances/{series.instance_uid(0, 0, 0, 0)}/metadata",
+        ),
+    ]
+
+
+def _schema_hash() -> str:
+    digest = hashlib.sha1()
+    for path in sorted((REPO_ROOT / "orthanc_py" / "index" / "schema").glob("*.sql")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def _kept_folder(cache_dir: Path, kind: str, specs: list[DatasetSpec]) -> Path:
+    name = f"dicomweb-{kind}-" + "-".join(spec.key for spec in specs)
+    if kind == "orthanc_py":
+        name += f"-schema{_schema_hash()}"
+    return cache_dir / name
+
+
+def _server_config(kind: str, folder: Path) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "StableAge": 5,
+        "StorageDirectory": str(folder / "storage"),
+        "IndexDirectory": str(folder / "index"),
+        "DicomWeb": {"Enable": True},
+    }
+    if kind != "orthanc_py":
+        config["Plugins"] = [DICOMWEB_PLUGIN]
+    return config
+
+
+def dicomweb_suite(bench: Bench, sizes: Sizes, reps: int, cache_dir: Path, quick: bool) -> list[Measurement]:
+    series = big_series(quick)
+    specs = [sizes.index, series]
+    for spec in specs:
+        ensure_dataset(spec, cache_dir)
+    build = Measurement(
+        "dicomweb", "index build (4 clients)", "ingest, only when no kept folder", "inst/s", True
+    )
+    measurements = [build]
+    servers: dict[str, Server] = {}
+    try:
+        for contender in bench.contenders:
+            folder = _kept_folder(cache_dir, contender.kind, specs)
+            complete = folder / "complete"
+            server = bench.new_server(contender, _server_config(contender.kind, folder))
+            servers[contender.role] = server
+            if not complete.exists():
+                for spec in specs:
+                    log(f"[dicomweb] building {spec.count} instances in {contender.label} (kept in {folder})")
+                    result = ingest(server, load_dataset(spec, cache_dir), clients=4)
+                    build.add(contender.role, result.instances_per_second)
+                complete.write_text(time.strftime("%Y-%m-%d %H:%M:%S\n"))
+            else:
+                log(f"[dicomweb] {contender.label}: reusing {folder}")
+        measurements += _time(bench, servers, dicomweb_queries(sizes.index, series), sizes.query_warmup, reps)
+    finally:
+        for server in servers.values():
+            server.stop()  # the kept folders are outside its work folder
+    return measurements
+
+
+def _time(
+    bench: Bench, servers: dict[str, Server], queries: list[Query], warmup: int, reps: int
+) -> list[Measurement]:
+    clients = {role: Client(server.host, server.http_port) for role, server in servers.items()}
+    measurements = []
+    try:
+        for query in queries:
+            m = Measurement("dicomweb", query.name, query.describe(), "ms", higher_is_better=False)
+            seen: dict[str, set[int]] = {role: set() for role in clients}
+            for _ in range(warmup):
+                for contender in bench.contenders:
+                    run_query(clients[contender.role], query, {})
+            for rep in range(reps):
+                for contender in bench.order(rep):
+                    answer = run_query(clients[contender.role], query, {})
+                    m.add(contender.role, answer.seconds * 1000)
+                    seen[contender.role].add(answer.size)
+                    if answer.status != 200:
+                        m.warn(f"{contender.label}: HTTP {answer.status}")
+            m.details["answer_size"] = {role: sorted(s) for role, s in seen.items()}
+            if len({frozenset(s) for s in seen.values()}) > 1:
+                m.warn(f"answers differ in number of matches: {m.details['answer_size']}")
+            measurements.append(m)
+            log(f"[dicomweb] {query.name}: done")
+    finally:
+        for client in clients.values():
+            client.close()
+    return measurements

@@ -1,0 +1,388 @@
+"""The DICOM server's answers: one pynetdicom event handler per DIMSE service, each calling the core.
+
+pynetdicom runs every association in its own thread; the handlers hand the work to the server's
+event loop (``asyncio.run_coroutine_threadsafe``) and wait for it, so storing and querying go
+through the same ``ServerContext`` and query engine as the REST API.
+
+Each request is first checked against the association policy (``policy.py``); a request that is
+not allowed aborts the association, as Orthanc does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Coroutine, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pydicom
+from pydicom.datadict import dictionary_VR
+from pydicom.dataset import Dataset
+from pynetdicom import build_context, evt
+
+from ..core.context import RequestOrigin
+from ..core.dicom_tags import TAG_PATIENT_ID, TAG_SOP_INSTANCE_UID, TAG_STUDY_INSTANCE_UID
+from ..core.errors import OrthancError
+from ..core.identifiers import ResourceLevel
+from ..core.ingest import read_dataset
+from ..core.query import FindQuery, find_resources
+from ..core.requested_tags import descendants, requested_tag_values
+from .presentation import EXPLICIT_LITTLE_ENDIAN, IMPLICIT_LITTLE_ENDIAN
+from .storage_commitment import StorageCommitmentHandlers
+
+if TYPE_CHECKING:
+    from ..core.context import ServerContext
+    from ..index.base import ResourceRow, Transaction
+    from .modalities import ModalityRegistry
+    from .policy import AssociationPolicy
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+TAG_SERIES_INSTANCE_UID = 0x0020000E
+TAG_ACCESSION_NUMBER = 0x00080050
+TAG_QUERY_RETRIEVE_LEVEL = 0x00080052
+TAG_SPECIFIC_CHARACTER_SET = 0x00080005
+_LEVELS = {
+    "PATIENT": ResourceLevel.PATIENT,
+    "STUDY": ResourceLevel.STUDY,
+    "SERIES": ResourceLevel.SERIES,
+    "IMAGE": ResourceLevel.INSTANCE,
+    "INSTANCE": ResourceLevel.INSTANCE,
+}
+_IDENTIFIER_OF_LEVEL = {
+    ResourceLevel.PATIENT: TAG_PATIENT_ID,
+    ResourceLevel.STUDY: TAG_STUDY_INSTANCE_UID,
+    ResourceLevel.SERIES: TAG_SERIES_INSTANCE_UID,
+    ResourceLevel.INSTANCE: TAG_SOP_INSTANCE_UID,
+}
+_CHARACTER_SETS = {
+    "Ascii": "ISO_IR 6",
+    "Utf8": "ISO_IR 192",
+    "Latin1": "ISO_IR 100",
+    "Latin2": "ISO_IR 101",
+    "Latin3": "ISO_IR 109",
+    "Latin4": "ISO_IR 110",
+    "Latin5": "ISO_IR 148",
+    "Cyrillic": "ISO_IR 144",
+    "Arabic": "ISO_IR 127",
+    "Greek": "ISO_IR 126",
+    "Hebrew": "ISO_IR 138",
+    "Thai": "ISO_IR 166",
+    "Japanese": "ISO_IR 13",
+    "Chinese": "GB18030",
+    "Korean": "ISO 2022 IR 149",
+    "JapaneseKanji": "ISO 2022 IR 87",
+    "SimplifiedChinese": "GBK",
+}
+
+# DIMSE statuses
+SUCCESS = 0x0000
+PENDING = 0xFF00
+OUT_OF_RESOURCES = 0xA700
+UNABLE_TO_PROCESS = 0xC000
+MOVE_DESTINATION_UNKNOWN = 0xA801
+IDENTIFIER_DOES_NOT_MATCH = 0xA900
+
+
+class DicomHandlers:
+    """The handlers bound to one running server (``scp.py`` creates it)."""
+
+    def __init__(
+        self,
+        context: ServerContext,
+        registry: ModalityRegistry,
+        policy: AssociationPolicy,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.context = context
+        self.registry = registry
+        self.policy = policy
+        self.loop = loop
+        self.storage_commitment = StorageCommitmentHandlers(context, registry, policy, loop)
+
+    def bindings(self) -> list[tuple[Any, Any]]:
+        return [
+            *self.storage_commitment.bindings(),
+            (evt.EVT_REQUESTED, self.policy.on_association_requested),
+            (evt.EVT_ACCEPTED, self.policy.on_association_accepted),
+            (evt.EVT_C_ECHO, self.on_echo),
+            (evt.EVT_C_STORE, self.on_store),
+            (evt.EVT_C_FIND, self.on_find),
+            (evt.EVT_C_MOVE, self.on_move),
+            (evt.EVT_C_GET, self.on_get),
+        ]
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the server's loop from an association thread, and wait for it."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def _allowed(self, event: evt.Event, request: str) -> bool:
+        if self.run(self.policy.is_allowed_request(event.assoc, request)):
+            return True
+        event.assoc.abort()
+        return False
+
+    # --- C-ECHO
+
+    def on_echo(self, event: evt.Event) -> int:
+        if not self._allowed(event, "Echo"):
+            return UNABLE_TO_PROCESS
+        return SUCCESS
+
+    # --- C-STORE
+
+    def on_store(self, event: evt.Event) -> int:
+        if not self._allowed(event, "Store"):
+            return OUT_OF_RESOURCES
+        data = received_file_bytes(event)
+        requestor = event.assoc.requestor
+        origin = RequestOrigin(
+            origin="DicomProtocol",
+            remote_ip=requestor.address,
+            remote_aet=requestor.ae_title,
+            called_aet=event.assoc.acceptor.ae_title,
+        )
+        try:
+            self.run(self.context.store(data, origin))
+        except OrthancError as error:
+            logger.error("C-STORE from %s refused: %s", requestor.ae_title, error.details or error.code.name)
+            return OUT_OF_RESOURCES
+        except Exception:
+            logger.exception("C-STORE from %s failed", requestor.ae_title)
+            return OUT_OF_RESOURCES
+        return SUCCESS
+
+    # --- C-FIND
+
+    def on_find(self, event: evt.Event) -> Iterator[tuple[int, Dataset | None]]:
+        model = str(event.request.AffectedSOPClassUID)
+        request = "FindWorklist" if model == "1.2.840.10008.5.1.4.31" else "Find"
+        if not self._allowed(event, request):
+            yield UNABLE_TO_PROCESS, None
+            return
+        if request == "FindWorklist":  # no worklist provider is built in: no answer
+            yield SUCCESS, None
+            return
+        query = event.identifier
+        try:
+            answers = self.run(self._find_answers(query))
+        except (OrthancError, ValueError) as error:
+            logger.error("C-FIND from %s failed: %s", event.assoc.requestor.ae_title, error)
+            yield UNABLE_TO_PROCESS, None
+            return
+        for answer in answers:
+            if event.is_cancelled:
+                yield 0xFE00, None
+                return
+            yield PENDING, answer
+        yield SUCCESS, None
+
+    async def _find_answers(self, query: Dataset) -> list[Dataset]:
+        level_text = str(query.get("QueryRetrieveLevel", "")).strip().upper()
+        level = _LEVELS.get(level_text)
+        if level is None:
+            raise ValueError(f"Bad QueryRetrieveLevel: {level_text!r}")
+        constraints: dict[int, str] = {}
+        requested: list[int] = []
+        sequences: list[int] = []  # answered from a stored file, never matched (as Orthanc)
+        for element in query:
+            tag = int(element.tag)
+            if tag in (TAG_QUERY_RETRIEVE_LEVEL, TAG_SPECIFIC_CHARACTER_SET):
+                continue
+            if element.tag.group in (0, 2) or element.tag.is_private:
+                continue
+            if element.VR == "SQ":
+                sequences.append(tag)
+                continue
+            requested.append(tag)
+            value = _text(element.value)
+            if value and value != "*":
+                constraints[tag] = value
+        # C-FIND matching is case-sensitive except for person names (CaseSensitivePN).
+        sensitive_pn = self.context.settings.case_sensitive_pn
+        find = FindQuery(level=level, constraints=constraints, case_sensitive_pn=sensitive_pn)
+        values: dict[int, dict[int, str]] = {}
+        stored_sequences: dict[int, Dataset] = {}
+        async with self.context.index.transaction() as tx:
+            rows = await find_resources(self.context, tx, find)
+            if rows and requested:
+                values = await requested_tag_values(self.context, tx, rows, requested)
+            if rows and sequences:
+                stored_sequences = await self._stored_sequences(tx, rows, sequences)
+        # Orthanc answers in its DefaultEncoding, whatever character set the query used.
+        charset = _CHARACTER_SETS.get(self.context.settings.default_encoding, "ISO_IR 100")
+        answers = []
+        for row in rows:
+            answer = Dataset()
+            answer.SpecificCharacterSet = charset
+            answer.QueryRetrieveLevel = level_text
+            # Orthanc names itself, unless the query asked for RetrieveAETitle: then, like any
+            # requested tag, it comes from the stored file (empty).
+            answer.RetrieveAETitle = self.context.settings.dicom_aet
+            found = values.get(row.internal_id, {})
+            for tag in requested:
+                _set_value(answer, tag, found.get(tag))
+            stored = stored_sequences.get(row.internal_id, Dataset())
+            for tag in sequences:
+                # A sequence the resource lacks is answered empty (Orthanc 1.12).
+                answer.add(stored[tag] if tag in stored else pydicom.DataElement(tag, "SQ", []))
+            answers.append(answer)
+        return answers
+
+    async def _stored_sequences(
+        self, tx: Transaction, rows: list[ResourceRow], tags: list[int]
+    ) -> dict[int, Dataset]:
+        """The requested sequences as stored in one instance of each resource (Orthanc reads
+        them from the file too)."""
+        level = rows[0].level
+        if level is ResourceLevel.INSTANCE:
+            instance_of = {r.internal_id: r.internal_id for r in rows}
+        else:
+            below = await descendants(tx, [r.internal_id for r in rows], ResourceLevel.INSTANCE - level)
+            instance_of = {i: rs[0].internal_id for i, rs in below.items() if rs}
+        found: dict[int, Dataset] = {}
+        for resource_id, instance_id in instance_of.items():
+            data = await self.context.read_dicom_of(instance_id)
+            dataset = await self.context.run_cpu(read_dataset, data)
+            kept = Dataset()
+            for tag in tags:
+                if tag in dataset:
+                    kept.add(dataset[tag])
+            found[resource_id] = kept
+        return found
+
+    # --- C-MOVE and C-GET
+
+    async def _instances(self, query: Dataset) -> list[str]:
+        """Public IDs of the instances a C-MOVE/C-GET identifier designates (Orthanc's rules: the
+        identifier of the QueryRetrieveLevel, several separated by backslashes; AccessionNumber
+        when a study-level request has no StudyInstanceUID)."""
+        level_text = str(query.get("QueryRetrieveLevel", "")).strip().upper()
+        level = _LEVELS.get(level_text)
+        if level is None:
+            raise ValueError(f"Bad QueryRetrieveLevel: {level_text!r}")
+        tag = _IDENTIFIER_OF_LEVEL[level]
+        raw = _text(query[tag].value) if tag in query else ""
+        if not raw and level is ResourceLevel.STUDY and TAG_ACCESSION_NUMBER in query:
+            tag, raw = TAG_ACCESSION_NUMBER, _text(query[TAG_ACCESSION_NUMBER].value)
+        if not raw:
+            raise ValueError(f"No identifier at level {level_text} in the C-MOVE/C-GET request")
+        async with self.context.index.transaction() as tx:
+            rows = []
+            for value in raw.split("\\"):
+                rows += await tx.lookup_identifier(level, tag, value.strip())
+            if level is ResourceLevel.INSTANCE:
+                return [r.public_id for r in rows]
+            below = await descendants(tx, [r.internal_id for r in rows], ResourceLevel.INSTANCE - level)
+        return [i.public_id for r in rows for i in below[r.internal_id]]
+
+    async def _read_datasets(self, ids: list[str]) -> list[tuple[str, str]]:
+        """(SOP class, transfer syntax) of each instance, to propose the presentation contexts."""
+        from .scu import _sop_class_and_syntax
+
+        pairs = []
+        for public_id in ids:
+            data = await self.context.read_dicom(public_id)
+            pairs.append(await asyncio.to_thread(_sop_class_and_syntax, data))
+        return pairs
+
+    def _read_dataset(self, public_id: str) -> Dataset:
+        data = self.run(self.context.read_dicom(public_id))
+        return pydicom.dcmread(io.BytesIO(data))
+
+    def on_move(self, event: evt.Event) -> Iterator[Any]:
+        if not self._allowed(event, "Move"):
+            yield None, None
+            return
+        destination = (
+            str(event.move_destination, "ascii").strip()
+            if isinstance(event.move_destination, bytes)
+            else str(event.move_destination).strip()
+        )
+        targets = self.run(self.registry.find_by_aet(destination))
+        if not targets:
+            logger.error("C-MOVE: unknown destination AET %s", destination)
+            yield None, None
+            return
+        target = targets[0]
+        try:
+            ids = self.run(self._instances(event.identifier))
+            pairs = self.run(self._read_datasets(ids)) if ids else []
+        except (OrthancError, ValueError) as error:
+            logger.error("C-MOVE from %s failed: %s", event.assoc.requestor.ae_title, error)
+            yield target.host, target.port
+            yield 0
+            return
+        contexts = _contexts_for(pairs)
+        yield target.host, target.port, {"ae_title": target.aet, "contexts": contexts}
+        yield len(ids)
+        for public_id in ids:
+            if event.is_cancelled:
+                yield 0xFE00, None
+                return
+            yield PENDING, self._read_dataset(public_id)
+
+    def on_get(self, event: evt.Event) -> Iterator[Any]:
+        if not self._allowed(event, "Get"):
+            yield 0
+            return
+        try:
+            ids = self.run(self._instances(event.identifier))
+        except (OrthancError, ValueError) as error:
+            logger.error("C-GET from %s failed: %s", event.assoc.requestor.ae_title, error)
+            yield 0
+            return
+        yield len(ids)
+        for public_id in ids:
+            if event.is_cancelled:
+                yield 0xFE00, None
+                return
+            yield PENDING, self._read_dataset(public_id)
+
+
+def received_file_bytes(event: evt.Event) -> bytes:
+    """The received C-STORE dataset as a DICOM file, without decoding it: the encoded bytes as
+    they came, behind a file meta header built from the request and the presentation context."""
+    return bytes(event.encoded_dataset(include_meta=True))
+
+
+def _contexts_for(pairs: list[tuple[str, str]]) -> list[Any]:
+    proposals: dict[str, set[str]] = {}
+    for sop_class, syntax in pairs:
+        proposals.setdefault(sop_class, {EXPLICIT_LITTLE_ENDIAN, IMPLICIT_LITTLE_ENDIAN}).add(syntax)
+    return [build_context(sop, sorted(syntaxes)) for sop, syntaxes in list(proposals.items())[:128]]
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return "\\".join(str(v) for v in value)
+    if isinstance(value, bytes):
+        return value.decode("latin_1").strip("\x00 ")
+    return str(value).strip()
+
+
+def _set_value(answer: Dataset, tag: int, value: str | None) -> None:
+    try:
+        vr = str(dictionary_VR(tag))
+    except KeyError:
+        vr = "LO"
+    if vr == "SQ":
+        answer.add_new(tag, vr, [])
+        return
+    if value is None or value == "":
+        answer.add_new(tag, vr, None)
+        return
+    try:
+        if vr in ("US", "SS", "UL", "SL"):
+            answer.add_new(tag, vr, int(value.split("\\")[0]))
+        elif vr in ("FL", "FD"):
+            answer.add_new(tag, vr, float(value.split("\\")[0]))
+        else:
+            answer.add_new(tag, vr, value)
+    except (ValueError, TypeError):
+        answer.add_new(tag, vr, None)

@@ -1,0 +1,490 @@
+"""The DICOM client (SCU): C-ECHO, C-STORE, C-FIND, C-MOVE and C-GET towards a remote modality.
+
+pynetdicom blocks, so each association is opened and driven from worker threads
+(``asyncio.to_thread``) while files are read and stored through the ServerContext on the event loop.
+Failures raise ``OrthancError`` with the code and message Orthanc uses, e.g. ``NetworkProtocol``
+``DicomAssociation - connecting to AET "X": ...`` when the association cannot be opened.
+
+The calling AET is the modality's ``LocalAet`` or else ``DicomAet``; timeouts are the modality's
+``Timeout`` or else ``DicomScuTimeout``; the maximum PDU is ``MaximumPduLength``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pydicom
+from pydicom.dataset import Dataset
+from pynetdicom import AE, build_context, evt
+from pynetdicom.association import Association
+
+from ..core.errors import ErrorCode, OrthancError
+from .modalities import RemoteModality
+from .presentation import (
+    EXPLICIT_LITTLE_ENDIAN,
+    IMPLICIT_LITTLE_ENDIAN,
+    PATIENT_ROOT_FIND,
+    PATIENT_ROOT_GET,
+    PATIENT_ROOT_MOVE,
+    STUDY_ROOT_FIND,
+    STUDY_ROOT_GET,
+    STUDY_ROOT_MOVE,
+    UNCOMPRESSED_SYNTAXES,
+    VERIFICATION,
+    storage_contexts_for_retrieve,
+)
+
+if TYPE_CHECKING:
+    from ..core.context import ServerContext
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``, called on the event loop after each sub-operation."""
+
+_LEVELS = ("PATIENT", "STUDY", "SERIES", "IMAGE")
+
+
+@dataclass
+class StoreOutcome:
+    """What a C-STORE SCU run did: the public IDs of the instances sent and of those that failed."""
+
+    sent: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RetrieveOutcome:
+    """Counters of a C-MOVE or C-GET, as reported by the remote (final response)."""
+
+    completed: int = 0
+    failed: int = 0
+    warning: int = 0
+    received: list[str] = field(default_factory=list)  # C-GET: public IDs of the instances stored
+
+
+# --- association
+
+
+def _timeout(context: ServerContext, modality: RemoteModality, timeout: float | None) -> float:
+    if timeout:
+        return float(timeout)
+    return float(modality.timeout or context.settings.dicom_scu_timeout or 10)
+
+
+def _application_entity(context: ServerContext, modality: RemoteModality, timeout: float) -> AE:
+    ae = AE(ae_title=modality.local_aet or context.settings.dicom_aet)
+    ae.acse_timeout = timeout
+    ae.dimse_timeout = timeout
+    ae.network_timeout = timeout
+    ae.connection_timeout = timeout
+    ae.maximum_pdu_size = context.settings.maximum_pdu_length
+    return ae
+
+
+def _connect(ae: AE, modality: RemoteModality, **kwargs: Any) -> Association:
+    """Open the association, or raise Orthanc's ``DicomAssociation - connecting ...`` error."""
+    assoc = ae.associate(modality.host, modality.port, ae_title=modality.aet, **kwargs)
+    if assoc.is_established:
+        return assoc
+    if assoc.is_rejected:
+        reason = "Association Rejected"
+    elif assoc.is_aborted:
+        reason = "Association Aborted"
+    else:
+        reason = f"TCP Initialization Error: cannot connect to {modality.host}:{modality.port}"
+    raise OrthancError(
+        ErrorCode.NetworkProtocol, f'DicomAssociation - connecting to AET "{modality.aet}": {reason}'
+    )
+
+
+def _failure(service: str, modality: RemoteModality, status: int | None) -> OrthancError:
+    if status is None:
+        return OrthancError(ErrorCode.NetworkProtocol, f'{service} SCU to AET "{modality.aet}": no answer')
+    return OrthancError(
+        ErrorCode.NetworkProtocol,
+        f'{service} SCU to AET "{modality.aet}" has failed with DIMSE status 0x{status:04X}',
+    )
+
+
+def _no_context(modality: RemoteModality) -> OrthancError:
+    return OrthancError(
+        ErrorCode.NetworkProtocol,
+        f'Unable to negotiate a presentation context with AET "{modality.aet}"',
+    )
+
+
+def _release(assoc: Association) -> None:
+    try:
+        assoc.release()
+    except Exception:  # pragma: no cover - the peer went away
+        assoc.abort()
+
+
+# --- C-ECHO
+
+
+async def echo(context: ServerContext, modality: RemoteModality, timeout: float | None = None) -> None:
+    """C-ECHO the modality; raises OrthancError(NetworkProtocol) if it does not answer Success."""
+    seconds = _timeout(context, modality, timeout)
+
+    def run() -> None:
+        ae = _application_entity(context, modality, seconds)
+        ae.add_requested_context(VERIFICATION)
+        assoc = _connect(ae, modality)
+        try:
+            status = assoc.send_c_echo()
+        finally:
+            _release(assoc)
+        if not status or status.Status != 0:
+            code = f"0x{status.Status:04x}" if status else "no answer"
+            raise OrthancError(
+                ErrorCode.NetworkProtocol, f'DicomAssociation - C-ECHO to AET "{modality.aet}": {code}'
+            )
+
+    await asyncio.to_thread(run)
+
+
+# --- C-STORE
+
+
+async def store(
+    context: ServerContext,
+    modality: RemoteModality,
+    instance_ids: Iterable[str],
+    *,
+    move_originator_aet: str | None = None,
+    move_originator_id: int | None = None,
+    progress: Progress | None = None,
+    permissive: bool = False,
+    transfer_syntax: str | None = None,
+    timeout: float | None = None,
+) -> StoreOutcome:
+    """C-STORE the instances (public IDs) over one association.
+
+    Files are read with ``context.read_dicom``. Each SOP class is proposed with the file's own
+    transfer syntax and the uncompressed ones (or only ``transfer_syntax`` when given). A failed
+    instance raises OrthancError(NetworkProtocol), unless ``permissive``: it is then listed in
+    ``StoreOutcome.failed`` and the others are still sent.
+    """
+    ids = list(instance_ids)
+    outcome = StoreOutcome()
+    if not ids:
+        return outcome
+    seconds = _timeout(context, modality, timeout)
+    # First the SOP classes and syntaxes to propose: the headers of every file.
+    proposals: dict[str, set[str]] = {}
+    for public_id in ids:
+        data = await context.read_dicom(public_id)
+        sop_class, syntax = await asyncio.to_thread(_sop_class_and_syntax, data)
+        wanted = {transfer_syntax} if transfer_syntax else {syntax, *UNCOMPRESSED_SYNTAXES}
+        if not modality.allow_transcoding and not transfer_syntax:
+            wanted = {syntax}
+        proposals.setdefault(sop_class, set()).update(wanted)
+    if len(proposals) > 128:
+        raise OrthancError(ErrorCode.ParameterOutOfRange, "Too many proposed presentation contexts")
+
+    def open_association() -> Association:
+        ae = _application_entity(context, modality, seconds)
+        for sop_class, syntaxes in proposals.items():
+            ae.add_requested_context(sop_class, sorted(syntaxes, key=_syntax_preference))
+        return _connect(ae, modality)
+
+    assoc = await asyncio.to_thread(open_association)
+    try:
+        for done, public_id in enumerate(ids, start=1):
+            data = await context.read_dicom(public_id)
+            try:
+                await asyncio.to_thread(
+                    _send_one, assoc, modality, data, transfer_syntax, move_originator_aet, move_originator_id
+                )
+                outcome.sent.append(public_id)
+            except OrthancError:
+                if not permissive:
+                    raise
+                logger.warning("Cannot send instance %s to modality %s", public_id, modality.name)
+                outcome.failed.append(public_id)
+                if not assoc.is_established:
+                    assoc = await asyncio.to_thread(open_association)
+            if progress is not None:
+                progress(done, len(ids))
+    finally:
+        await asyncio.to_thread(_release, assoc)
+    return outcome
+
+
+def _syntax_preference(syntax: str) -> tuple[int, str]:
+    """Propose the file's own syntax first, then explicit, then implicit little endian."""
+    order = {EXPLICIT_LITTLE_ENDIAN: 1, IMPLICIT_LITTLE_ENDIAN: 2}
+    return (order.get(syntax, 0 if syntax not in UNCOMPRESSED_SYNTAXES else 3), syntax)
+
+
+def _sop_class_and_syntax(data: bytes) -> tuple[str, str]:
+    dataset = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, specific_tags=["SOPClassUID"])
+    syntax = str(getattr(dataset.file_meta, "TransferSyntaxUID", "") or IMPLICIT_LITTLE_ENDIAN)
+    return str(dataset.get("SOPClassUID", "")), syntax
+
+
+def _send_one(
+    assoc: Association,
+    modality: RemoteModality,
+    data: bytes,
+    transfer_syntax: str | None,
+    originator_aet: str | None,
+    originator_id: int | None,
+) -> None:
+    dataset = pydicom.dcmread(io.BytesIO(data))
+    source = str(dataset.file_meta.get("TransferSyntaxUID", IMPLICIT_LITTLE_ENDIAN))
+    accepted = {
+        c.transfer_syntax[0]
+        for c in assoc.accepted_contexts
+        if c.abstract_syntax == dataset.SOPClassUID and c.transfer_syntax
+    }
+    if not accepted:
+        raise _no_context(modality)
+    if transfer_syntax is None and source in accepted:
+        target = source
+    elif transfer_syntax is not None and transfer_syntax in accepted:
+        target = transfer_syntax
+    else:
+        target = EXPLICIT_LITTLE_ENDIAN if EXPLICIT_LITTLE_ENDIAN in accepted else next(iter(accepted))
+    if target != source:
+        from ..core.transcoding import transcode
+
+        dataset = pydicom.dcmread(io.BytesIO(transcode(data, target)))
+    kwargs: dict[str, Any] = {}
+    if originator_aet:
+        kwargs["originator_aet"] = originator_aet
+        kwargs["originator_id"] = originator_id or 0
+    status = assoc.send_c_store(dataset, **kwargs)
+    if not status or status.Status not in (0x0000, 0xB000, 0xB007, 0xB006):
+        code = f"0x{status.Status:04X}" if status else "no answer"
+        raise OrthancError(
+            ErrorCode.NetworkProtocol,
+            f'C-STORE SCU to AET "{modality.aet}" has failed with DIMSE status {code}',
+        )
+
+
+# --- C-FIND
+
+
+def _level_keyword(level: str) -> str:
+    value = level.upper()
+    if value == "INSTANCE":
+        value = "IMAGE"
+    if value not in _LEVELS:
+        raise OrthancError(ErrorCode.ParameterOutOfRange, f"Unknown resource level: {level}")
+    return value
+
+
+def _query_dataset(level: str, query: dict[str, str]) -> Dataset:
+    from pydicom.datadict import dictionary_VR, tag_for_keyword
+
+    dataset = Dataset()
+    dataset.QueryRetrieveLevel = level
+    for key, value in query.items():
+        if "," in key:
+            group, element = key.split(",", 1)
+            tag = (int(group, 16) << 16) | int(element, 16)
+        else:
+            found = tag_for_keyword(key)
+            if found is None:
+                raise OrthancError(ErrorCode.UnknownDicomTag, key)
+            tag = int(found)
+        try:
+            vr = dictionary_VR(tag)
+        except KeyError:
+            vr = "LO"
+        if vr == "SQ":
+            dataset.add_new(tag, vr, [])
+        else:
+            dataset.add_new(tag, vr, value if value != "" else None)
+    return dataset
+
+
+def _find_model(level: str) -> str:
+    # Orthanc queries the Study Root model, except at the patient level (Patient Root).
+    if level == "PATIENT":
+        return PATIENT_ROOT_FIND
+    return STUDY_ROOT_FIND
+
+
+async def find(
+    context: ServerContext,
+    modality: RemoteModality,
+    level: str,
+    query: dict[str, str],
+    normalize: bool = True,
+    timeout: float | None = None,
+) -> list[Dataset]:
+    """C-FIND at ``level`` ("Patient", "Study", "Series", "Instance"); ``query`` maps a tag
+    keyword or "gggg,eeee" to its value. With ``normalize``, the identifiers of the levels above
+    are added as empty return keys (Orthanc's behaviour), so that answers can be retrieved later.
+    Answers are returned as pydicom datasets, in arrival order."""
+    keyword = _level_keyword(level)
+    query = dict(query)
+    if normalize:
+        for needed, from_level in (
+            ("PatientID", "PATIENT"),
+            ("StudyInstanceUID", "STUDY"),
+            ("SeriesInstanceUID", "SERIES"),
+            ("SOPInstanceUID", "IMAGE"),
+        ):
+            if _LEVELS.index(keyword) >= _LEVELS.index(from_level) and needed not in query:
+                query[needed] = ""
+    identifier = _query_dataset(keyword, query)
+    seconds = _timeout(context, modality, timeout)
+    model = _find_model(keyword)
+
+    def run() -> list[Dataset]:
+        ae = _application_entity(context, modality, seconds)
+        ae.add_requested_context(model)
+        assoc = _connect(ae, modality)
+        answers: list[Dataset] = []
+        try:
+            for status, found in assoc.send_c_find(identifier, model):
+                if not status:
+                    raise _failure("C-FIND", modality, None)
+                if status.Status in (0xFF00, 0xFF01) and found is not None:
+                    answers.append(found)
+                elif status.Status != 0:
+                    raise _failure("C-FIND", modality, status.Status)
+        finally:
+            _release(assoc)
+        return answers
+
+    return await asyncio.to_thread(run)
+
+
+# --- C-MOVE and C-GET
+
+
+async def move(
+    context: ServerContext,
+    modality: RemoteModality,
+    level: str,
+    identifiers: dict[str, str],
+    target_aet: str,
+    progress: Progress | None = None,
+    timeout: float | None = None,
+) -> RetrieveOutcome:
+    """C-MOVE the resources matching ``identifiers`` (e.g. ``{"StudyInstanceUID": ...}``) from the
+    modality to ``target_aet``. Raises OrthancError(NetworkProtocol) if any sub-operation failed."""
+    keyword = _level_keyword(level)
+    identifier = _query_dataset(keyword, identifiers)
+    seconds = _timeout(context, modality, timeout)
+    model = PATIENT_ROOT_MOVE
+    if keyword != "PATIENT":
+        model = STUDY_ROOT_MOVE
+    loop = asyncio.get_running_loop()
+
+    def report(done: int, total: int) -> None:
+        if progress is not None:
+            loop.call_soon_threadsafe(progress, done, total)
+
+    def run() -> RetrieveOutcome:
+        ae = _application_entity(context, modality, seconds)
+        ae.add_requested_context(model)
+        assoc = _connect(ae, modality)
+        outcome = RetrieveOutcome()
+        try:
+            for status, _ in assoc.send_c_move(identifier, target_aet, model):
+                if not status:
+                    raise _failure("C-MOVE", modality, None)
+                _count(outcome, status)
+                if status.Status in (0xFF00, 0xFF01):
+                    done = outcome.completed + outcome.failed + outcome.warning
+                    report(done, done + int(status.get("NumberOfRemainingSuboperations", 0)))
+                elif status.Status not in (0x0000, 0xB000):
+                    raise _failure("C-MOVE", modality, status.Status)
+        finally:
+            _release(assoc)
+        return outcome
+
+    return await asyncio.to_thread(run)
+
+
+def _count(outcome: RetrieveOutcome, status: Dataset) -> None:
+    outcome.completed = int(status.get("NumberOfCompletedSuboperations", outcome.completed) or 0)
+    outcome.failed = int(status.get("NumberOfFailedSuboperations", outcome.failed) or 0)
+    outcome.warning = int(status.get("NumberOfWarningSuboperations", outcome.warning) or 0)
+
+
+async def get(
+    context: ServerContext,
+    modality: RemoteModality,
+    level: str,
+    identifiers: dict[str, str],
+    progress: Progress | None = None,
+    timeout: float | None = None,
+) -> RetrieveOutcome:
+    """C-GET the resources matching ``identifiers``; each instance received on the association is
+    stored through ``context.store`` with Origin ``DicomProtocol``."""
+    from ..core.context import RequestOrigin
+
+    keyword = _level_keyword(level)
+    identifier = _query_dataset(keyword, identifiers)
+    seconds = _timeout(context, modality, timeout)
+    model = PATIENT_ROOT_GET
+    if keyword != "PATIENT":
+        model = STUDY_ROOT_GET
+    loop = asyncio.get_running_loop()
+    calling_aet = modality.local_aet or context.settings.dicom_aet
+    origin = RequestOrigin(
+        origin="DicomProtocol", remote_ip=modality.host, remote_aet=modality.aet, called_aet=calling_aet
+    )
+    outcome = RetrieveOutcome()
+
+    def on_store(event: evt.Event) -> int:
+        from .handlers import received_file_bytes
+
+        data = received_file_bytes(event)
+        future = asyncio.run_coroutine_threadsafe(context.store(data, origin), loop)
+        try:
+            result = future.result()
+        except OrthancError:
+            logger.exception("C-GET: cannot store an instance received from %s", modality.aet)
+            return 0xA700
+        outcome.received.append(result.instance.ids.instance)
+        return 0x0000
+
+    def run() -> RetrieveOutcome:
+        ae = _application_entity(context, modality, seconds)
+        ae.add_requested_context(model)
+        roles = []
+        for storage_context in storage_contexts_for_retrieve():
+            sop_class = str(storage_context.abstract_syntax)
+            ae.add_requested_context(sop_class, storage_context.transfer_syntax)
+            roles.append(build_role(sop_class))
+        assoc = _connect(ae, modality, ext_neg=roles, evt_handlers=[(evt.EVT_C_STORE, on_store)])
+        try:
+            for status, _ in assoc.send_c_get(identifier, model):
+                if not status:
+                    raise _failure("C-GET", modality, None)
+                _count(outcome, status)
+                if status.Status in (0xFF00, 0xFF01):
+                    done = outcome.completed + outcome.failed + outcome.warning
+                    total = done + int(status.get("NumberOfRemainingSuboperations", 0))
+                    if progress is not None:
+                        loop.call_soon_threadsafe(progress, done, total)
+                elif status.Status not in (0x0000, 0xB000):
+                    raise _failure("C-GET", modality, status.Status)
+        finally:
+            _release(assoc)
+        return outcome
+
+    return await asyncio.to_thread(run)
+
+
+def build_role(sop_class: str) -> Any:
+    from pynetdicom import build_role as pynetdicom_build_role
+
+    return pynetdicom_build_role(sop_class, scp_role=True)
+
+
+__all__ = ["RetrieveOutcome", "StoreOutcome", "build_context", "echo", "find", "get", "move", "store"]

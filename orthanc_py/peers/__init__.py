@@ -1,0 +1,1 @@
+"""Orthanc peers: other Orthanc servers reached over HTTP (``OrthancPeers``)."""
