@@ -68,6 +68,43 @@ def _client_error(
     ]
 
 
+def _include_all(step: int, values: dict[str, tuple[str, list[Any]]]) -> list[Deviation]:
+    """``includefield=all``: the extra main DICOM tags orthanc_py returns for the one match."""
+    why = (
+        "includefield=all asks for all available attributes (PS3.18 8.3.4.3); the plugin parses it "
+        "but answers the default attributes only, orthanc_py adds the main DICOM tags of the level "
+        "and of its parents"
+    )
+    return [
+        Deviation("dicomweb-qido-includefield-all", step, f"[0].{tag}", {"vr": vr, "Value": value}, why)
+        for tag, (vr, value) in values.items()
+    ]
+
+
+_P3_STUDY = {"00080080": ("LO", ["Compat Hospital"]), "00081030": ("LO", ["Thorax réévaluation"])}
+_P3_SERIES = {
+    "00080021": ("DA", ["20200505"]),
+    "00080031": ("TM", ["070707"]),
+    "00080070": ("LO", ["ORTHANCPY FACTORY"]),
+    "00081010": ("SH", ["STATION1"]),
+    "00180015": ("CS", ["CHEST"]),
+    "00200037": ("DS", ["1.0", "0.0", "0.0", "0.0", "1.0", "0.0"]),
+}
+_P3_INSTANCE = {
+    "00080012": ("DA", ["20200505"]),
+    "00080013": ("TM", ["070707"]),
+    "00200012": ("IS", [1]),
+    "00200032": ("DS", ["-120.0", "-120.0", "0.0"]),
+}
+_P1_SERIES = {
+    **_P3_SERIES,
+    "00080021": ("DA", ["20100315"]),
+    "00080031": ("TM", ["101500"]),
+    "00080080": ("LO", ["Compat Hospital"]),
+    "00081030": ("LO", ["CT CHEST"]),
+}
+
+
 DEVIATIONS: list[Deviation] = [
     *_system("system", 0),
     *_system("system-custom-name", 0),
@@ -144,6 +181,10 @@ DEVIATIONS: list[Deviation] = [
         )
         for step in (1, 2)
     ],
+    *_include_all(10, _P3_STUDY),
+    *_include_all(11, {**_P3_STUDY, **_P3_SERIES}),
+    *_include_all(12, {**_P3_STUDY, **_P3_SERIES, **_P3_INSTANCE}),
+    *_include_all(13, _P1_SERIES),
 ]
 
 

@@ -33,8 +33,9 @@ def qido(path: str, ordered: bool = False) -> object:
     return get("/dicom-web" + path, *rules, headers=JSON)
 
 
-def dicomweb_scenario(name: str, description: str, *steps: object) -> None:
-    scenario(name, description, *[upload(key) for key in MAIN_KEYS], *steps, config=DICOMWEB_CONFIG)  # type: ignore[arg-type]
+def dicomweb_scenario(name: str, description: str, *steps: object, **dicomweb: object) -> None:
+    config = {**DICOMWEB_CONFIG, "DicomWeb": {**DICOMWEB_CONFIG["DicomWeb"], **dicomweb}}  # type: ignore[dict-item]
+    scenario(name, description, *[upload(key) for key in MAIN_KEYS], *steps, config=config)  # type: ignore[arg-type]
 
 
 dicomweb_scenario(
@@ -70,6 +71,44 @@ dicomweb_scenario(
     qido(f"/studies/{ST22_UID}/series/{SE221_UID}/metadata"),
     qido(f"/studies/{ST11_UID}/metadata"),
     qido(f"/studies/{ST11_UID}/series/{SE111_UID}/instances/1.2.3/metadata"),
+)
+
+dicomweb_scenario(
+    "dicomweb-qido-includefield-all",
+    "QIDO-RS includefield=all at each level (the plugin answers the default attributes only)",
+    qido("/studies?includefield=all&PatientID=PAT003", ordered=True),
+    qido("/series?includefield=all&PatientID=PAT003", ordered=True),
+    qido("/instances?includefield=all&PatientID=PAT003", ordered=True),
+    qido(f"/studies/{ST11_UID}/series?includefield=all&SeriesNumber=1", ordered=True),
+)
+METADATA_OF_SERIES_AND_STUDIES = (
+    qido(f"/studies/{ST11_UID}/series/{SE111_UID}/metadata"),
+    qido(f"/studies/{ST11_UID}/metadata"),
+    qido(f"/studies/{ST31_UID}/series/{SE311_UID}/metadata"),
+    qido(f"/studies/{ST22_UID}/metadata"),
+    qido(f"/studies/{ST31_UID}/series/{SE311_UID}/instances/{I3111_UID}/metadata"),
+)
+dicomweb_scenario(
+    "dicomweb-metadata-main-tags",
+    "WADO-RS metadata of studies and series from the main DICOM tags of the index (an instance: Full)",
+    *METADATA_OF_SERIES_AND_STUDIES,
+    StudiesMetadata="MainDicomTags",
+    SeriesMetadata="MainDicomTags",
+)
+dicomweb_scenario(
+    "dicomweb-metadata-extrapolate",
+    "WADO-RS metadata in Extrapolate mode: main DICOM tags plus tags agreed on by a few instances",
+    *METADATA_OF_SERIES_AND_STUDIES,
+    StudiesMetadata="Extrapolate",
+    SeriesMetadata="Extrapolate",
+    StudiesMetadataExtrapolatedTags=["SliceThickness", "00080016"],
+    SeriesMetadataExtrapolatedTags=["PixelSpacing", "0028,1050", "ReferencedStudySequence", "InstanceNumber"],
+)
+dicomweb_scenario(
+    "dicomweb-metadata-mixed-modes",
+    "WADO-RS metadata: studies from the main DICOM tags, series from the files",
+    *METADATA_OF_SERIES_AND_STUDIES,
+    StudiesMetadata="MainDicomTags",
 )
 
 _: list[Scenario] = SCENARIOS

@@ -39,6 +39,7 @@ from .rest import (
     labels,
     metadata,
     modalities,
+    modality_find,
     ordered_slices,
     peers,
     queries,
@@ -124,6 +125,7 @@ def create_app(settings: Settings, *, recover: bool = True, dicom_server: bool =
         *jobs.routes,
         *peers.routes,
         *modalities.routes,
+        *modality_find.routes,
         *queries.routes,
     ]
     route_table.append(Route("/tools", tools.make_tools_index(route_table), methods=["GET"]))

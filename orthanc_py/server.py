@@ -7,7 +7,7 @@ the kernel spreads connections evenly among them (a shared listening socket woul
 worker to wake up accept them all). They
 share nothing but the index and the storage area, exactly as several nodes behind a load balancer
 do, so the index interface must (and does) serve concurrent transactions from several processes.
-The DICOM server, which must listen once, runs in one more process of its own (restarted likewise).
+The DICOM server runs in as many processes again, of its own (restarted likewise), bound the same way.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable, Coroutine
 from types import FrameType
+from typing import Any
 
 from .config import Settings
 
@@ -47,12 +49,17 @@ def run(settings: Settings) -> bool:
 
 
 def _check_port_is_free(settings: Settings) -> None:
-    """Fail early, in the supervisor, if the HTTP port is taken (each worker binds it itself)."""
+    """Fail early, in the supervisor, if the HTTP or DICOM port is taken (each worker binds it
+    itself, and would otherwise die and be restarted again and again)."""
     host = "0.0.0.0" if settings.remote_access_allowed else settings.http_bind
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind((host, settings.http_port))
+    ports = [(host, settings.http_port)]
+    if settings.dicom_server_enabled:
+        ports.append(("0.0.0.0", settings.dicom_port))
+    for address in ports:
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
 
 
 class _Supervisor:
@@ -62,7 +69,7 @@ class _Supervisor:
         self.settings = settings
         self.processes = processes
         self.children: set[int] = set()
-        self.dicom_worker: int | None = None  # the one process running the DICOM server
+        self.dicom_workers: set[int] = set()  # the processes running the DICOM server
         self.stopping = False
         self.restart = False
 
@@ -77,7 +84,8 @@ class _Supervisor:
             for _ in range(self.processes):
                 self._spawn()
             if self.settings.dicom_server_enabled:
-                self._spawn_dicom_worker()
+                for _ in range(self.processes):
+                    self._spawn_dicom_worker()
             port = self.settings.http_port
             logger.warning("HTTP server listening on port %d (%d processes)", port, self.processes)
             logger.warning("Orthanc has started")
@@ -94,7 +102,8 @@ class _Supervisor:
                 if self.stopping:
                     continue
                 time.sleep(0.5)
-                if pid == self.dicom_worker:
+                if pid in self.dicom_workers:
+                    self.dicom_workers.discard(pid)
                     logger.error("DICOM worker %d stopped (status %d), starting another", pid, status)
                     self._spawn_dicom_worker()
                 else:
@@ -107,51 +116,40 @@ class _Supervisor:
         return self.restart
 
     def _spawn(self) -> None:
+        from .app import serve
+
+        self.children.add(self._fork("HTTP", lambda: serve(self.settings, workers=self.processes)))
+
+    def _spawn_dicom_worker(self) -> None:
+        """The DICOM server listens in processes of its own beside the HTTP workers, each with its
+        own event loop and context on the shared index and storage, bound like them with
+        ``SO_REUSEPORT`` so that the kernel spreads associations among them."""
+        from .net.scp import serve_alone
+
+        pid = self._fork("DICOM", lambda: serve_alone(self.settings))
+        self.children.add(pid)
+        self.dicom_workers.add(pid)
+
+    @staticmethod
+    def _fork(kind: str, main: Callable[[], Coroutine[Any, Any, Any]]) -> int:
         pid = os.fork()
         if pid == 0:  # the worker
             code = 0
             try:
                 for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                     signal.signal(sig, signal.SIG_DFL)
-                from .app import serve
-
-                asyncio.run(serve(self.settings, workers=self.processes))
+                asyncio.run(main())
             except KeyboardInterrupt:
                 pass
             except BaseException:
-                logger.exception("HTTP worker failed")
+                logger.exception("%s worker failed", kind)
                 code = 1
             finally:
                 logging.shutdown()
                 sys.stdout.flush()
                 sys.stderr.flush()
                 os._exit(code)
-        self.children.add(pid)
-
-    def _spawn_dicom_worker(self) -> None:
-        """The DICOM server must listen once, so it gets a process of its own beside the HTTP
-        workers, with its own event loop and context on the shared index and storage."""
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-                    signal.signal(sig, signal.SIG_DFL)
-                from .net.scp import serve_alone
-
-                asyncio.run(serve_alone(self.settings))
-            except KeyboardInterrupt:
-                pass
-            except BaseException:
-                logger.exception("DICOM worker failed")
-                code = 1
-            finally:
-                logging.shutdown()
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(code)
-        self.children.add(pid)
-        self.dicom_worker = pid
+        return pid
 
     def _stop_children(self) -> None:
         for pid in list(self.children):

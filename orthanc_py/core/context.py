@@ -113,53 +113,67 @@ class ServerContext:
     # --- storing
 
     async def store(self, data: bytes, origin: RequestOrigin) -> StoreResult:
-        parsed = await self.run_cpu(
+        uuid = str(uuid_module.uuid4())
+        # Marked pending before anything is written, so that a crash at any later point leaves
+        # nothing behind (start-up recovery removes pending files).
+        async with self.index.transaction(write=True) as tx:
+            await tx.add_pending_files([uuid])
+        # Parsing and writing the file (with its fsync) run side by side, so that a store waits
+        # for the slower of the two rather than for both. A duplicate is therefore written, then
+        # removed when the index says the instance is already there.
+        parsing = self.run_cpu(
             partial(parse_instance, md5=self.settings.store_md5_for_attachments),
             data,
             _python_encoding(self.settings.default_encoding),
         )
-        ids = parsed.ids
-        if self.settings.overwrite_instances:
-            async with self.index.transaction() as tx:
-                existing = await tx.lookup(ids.instance)
-            if existing is not None:
-                await self.delete_resource(ResourceLevel.INSTANCE, ids.instance)
-
-        compress = self.settings.storage_compression
-        content = await self.run_cpu(compression.compress, data) if compress else data
+        parsed, written = await asyncio.gather(parsing, self._write_file(uuid, data), return_exceptions=True)
+        if isinstance(parsed, BaseException):  # first: it tells the client what is wrong
+            await self._discard_file(uuid)
+            raise parsed
+        if isinstance(written, BaseException):
+            await self._discard_file(uuid)
+            raise written
+        stored_size, stored_md5 = written
         attachment = Attachment(
             content_type=FileContentType.DICOM,
-            uuid=str(uuid_module.uuid4()),
-            compressed_size=len(content),
+            uuid=uuid,
+            compressed_size=stored_size,
             uncompressed_size=len(data),
-            compression=COMPRESSION_ZLIB if compress else COMPRESSION_NONE,
+            compression=COMPRESSION_ZLIB if self.settings.storage_compression else COMPRESSION_NONE,
             uncompressed_md5=parsed.md5,
-            compressed_md5=(
-                hashlib.md5(content).hexdigest()
-                if compress and self.settings.store_md5_for_attachments
-                else parsed.md5
-            ),
+            compressed_md5=stored_md5 or parsed.md5,
         )
-        # One short write transaction both checks for a duplicate and marks the file as pending.
-        async with self.index.transaction(write=True) as tx:
-            if await tx.lookup(ids.instance) is not None:
-                return StoreResult("AlreadyStored", parsed)
-            await tx.add_pending_files([attachment.uuid])
+        ids = parsed.ids
         try:
-            await self.storage.create(attachment.uuid, content, FileContentType.DICOM)
+            if self.settings.overwrite_instances:
+                async with self.index.transaction() as tx:
+                    existing = await tx.lookup(ids.instance)
+                if existing is not None:
+                    await self.delete_resource(ResourceLevel.INSTANCE, ids.instance)
             events, recycled = await self._index_instance(parsed, attachment, origin)
         except BaseException:
-            await self._discard_file(attachment.uuid)
+            await self._discard_file(uuid)
             raise
         for deletion in recycled:
             await self._finish_deletion(deletion)
-        if events is None:  # another writer stored the same instance meanwhile
-            await self._discard_file(attachment.uuid)
+        if events is None:  # already stored, or stored meanwhile by another writer
+            await self._discard_file(uuid)
             return StoreResult("AlreadyStored", parsed)
         for level in (ResourceLevel.PATIENT, ResourceLevel.STUDY, ResourceLevel.SERIES):
             self.stability.touch(level, ids.public_id(level))
         await self.changes.publish(events)
         return StoreResult("Success", parsed)
+
+    async def _write_file(self, uuid: str, data: bytes) -> tuple[int, str | None]:
+        """Write the DICOM file (compressed with ``StorageCompression``); its size and, when
+        compressed, the MD5 of what was written."""
+        if not self.settings.storage_compression:
+            await self.storage.create(uuid, data, FileContentType.DICOM)
+            return len(data), None
+        content = await self.run_cpu(compression.compress, data)
+        await self.storage.create(uuid, content, FileContentType.DICOM)
+        md5 = await self.run_cpu(_md5, content) if self.settings.store_md5_for_attachments else None
+        return len(content), md5
 
     async def _index_instance(
         self, parsed: ParsedInstance, attachment: Attachment, origin: RequestOrigin
@@ -383,6 +397,10 @@ class ServerContext:
                 events.append(ChangeEvent(change, level, public_id, now))
             await tx.log_changes(rows)
         await self.changes.publish(events)
+
+
+def _md5(content: bytes) -> str:
+    return hashlib.md5(content).hexdigest()
 
 
 def _python_encoding(orthanc_encoding: str) -> str:

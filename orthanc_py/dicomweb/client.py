@@ -2,9 +2,10 @@
 
 ``qido``, ``get`` and ``wado`` forward a GET (``Uri`` relative to the server's URL, ``Arguments``
 as the query string, ``HttpHeaders``) and answer what the remote server sent. ``stow`` sends the
-instances of Orthanc resources (``Resources``: IDs of patients, studies, series or instances) in
-one STOW-RS request; ``retrieve`` fetches ``Resources`` (``[{"Study": uid, "Series": [uids]}]``)
-with WADO-RS and stores them. Both run synchronously and answer a summary.
+instances of Orthanc resources (``Resources``: IDs of patients, studies, series or instances) with
+STOW-RS; ``retrieve`` fetches ``Resources`` (``[{"Study": uid, "Series": [uids]}]``) with WADO-RS
+and stores them. Both are jobs (core/jobs/dicomweb_client.py), run synchronously unless the body
+has ``"Synchronous": false``, then answered with the job's ID.
 """
 
 from __future__ import annotations
@@ -17,14 +18,19 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..core.context import RequestOrigin, ServerContext
+from ..core.context import ServerContext
 from ..core.errors import ErrorCode, OrthancError
 from ..core.identifiers import ResourceLevel
+from ..core.jobs.dicomweb_client import (
+    DicomWebRetrieveClientJob,
+    DicomWebStowClientJob,
+    http_session,
+    retrieve_paths,
+)
 from ..core.requested_tags import descendants
 from ..index.base import ResourceRow
-from ..rest.responses import OrthancJSONResponse
-from .multipart import new_boundary, parse_media_type, parse_multipart
-from .servers import RemoteServer, server_named
+from ..rest.jobs import answer_job
+from .servers import server_named
 
 logger = logging.getLogger(__name__)
 
@@ -39,17 +45,8 @@ async def _body(request: Request) -> dict[str, Any]:
     return value
 
 
-def _session(server: RemoteServer, request: Request, extra_headers: Any) -> aiohttp.ClientSession:
-    settings = request.app.state.context.settings
-    timeout = server.timeout or settings.http_timeout or 60
-    auth = aiohttp.BasicAuth(server.username, server.password or "") if server.username else None
-    headers = dict(server.http_headers)
-    if isinstance(extra_headers, dict):
-        headers.update({str(k): str(v) for k, v in extra_headers.items()})
-    connector = aiohttp.TCPConnector(ssl=bool(settings.https_verify_peers))
-    return aiohttp.ClientSession(
-        auth=auth, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout), connector=connector
-    )
+def _headers(value: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
 def _remote_error(e: Exception, url: str) -> OrthancError:
@@ -66,7 +63,8 @@ async def _forward_get(request: Request, accept: str | None) -> Response:
     url = server.url + uri.lstrip("/")
     headers = {"Accept": accept} if accept else {}
     try:
-        async with _session(server, request, body.get("HttpHeaders")) as session:
+        settings = request.app.state.context.settings
+        async with http_session(settings, server, _headers(body.get("HttpHeaders"))) as session:
             async with session.get(
                 url, params={str(k): str(v) for k, v in arguments.items()}, headers=headers
             ) as r:
@@ -113,67 +111,33 @@ async def _instances_of_resources(context: ServerContext, ids: list[str]) -> lis
 
 
 async def stow(request: Request) -> Response:
+    """A ``DicomWebStowClient`` job; synchronous unless the body says otherwise, as in the plugin."""
     context: ServerContext = request.app.state.context
-    server = await server_named(request, request.path_params["name"])
+    name = request.path_params["name"]
+    server = await server_named(request, name)
     body = await _body(request)
     resources = body.get("Resources")
     if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
         raise OrthancError(ErrorCode.BadFileFormat, 'The field "Resources" must be a list of Orthanc IDs')
     instances = await _instances_of_resources(context, resources)
-    boundary = new_boundary()
-    parts = []
-    for row in instances:
-        data = await context.read_dicom_of(row.internal_id)
-        parts.append(f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode() + data + b"\r\n")
-    payload = b"".join(parts) + f"--{boundary}--\r\n".encode()
-    url = server.url + "studies"
-    content_type = f'multipart/related; type="application/dicom"; boundary={boundary}'
-    try:
-        async with _session(server, request, body.get("HttpHeaders")) as session:
-            async with session.post(
-                url, data=payload, headers={"Content-Type": content_type, "Accept": "application/dicom+json"}
-            ) as r:
-                await r.read()
-                if r.status >= 400:
-                    raise OrthancError(
-                        ErrorCode.NetworkProtocol, f"The STOW-RS server answered HTTP {r.status} ({url})"
-                    )
-    except aiohttp.ClientError as e:
-        raise _remote_error(e, url) from e
-    return OrthancJSONResponse({"Resources": resources, "Instances": len(instances)})
+    job = DicomWebStowClientJob(
+        name,
+        server,
+        [r.public_id for r in instances],
+        resources=resources,
+        http_headers=body.get("HttpHeaders"),
+    )
+    return await answer_job(request, job, body)
 
 
 # --------------------------------------------------------------------------- WADO-RS retrieve
 
 
 async def retrieve(request: Request) -> Response:
-    context: ServerContext = request.app.state.context
-    server = await server_named(request, request.path_params["name"])
+    """A ``DicomWebRetrieveClient`` job storing the studies or series given, as in the plugin."""
+    name = request.path_params["name"]
+    server = await server_named(request, name)
     body = await _body(request)
-    resources = body.get("Resources")
-    if not isinstance(resources, list) or not all(isinstance(r, dict) and "Study" in r for r in resources):
-        raise OrthancError(ErrorCode.BadFileFormat, 'The field "Resources" must list {"Study": uid, ...}')
-    paths = []
-    for resource in resources:
-        study = f"studies/{resource['Study']}"
-        series = resource.get("Series") or []
-        paths += [f"{study}/series/{s}" for s in series] if series else [study]
-    stored: list[str] = []
-    origin = RequestOrigin(origin="RestApi", remote_ip=request.client.host if request.client else None)
-    try:
-        async with _session(server, request, body.get("HttpHeaders")) as session:
-            for path in paths:
-                accept = 'multipart/related; type="application/dicom"; transfer-syntax=*'
-                async with session.get(server.url + path, headers={"Accept": accept}) as r:
-                    content = await r.read()
-                    if r.status >= 400:
-                        raise OrthancError(
-                            ErrorCode.NetworkProtocol, f"The WADO-RS server answered HTTP {r.status} ({path})"
-                        )
-                    _, params = parse_media_type(r.headers.get("Content-Type", ""))
-                for part in parse_multipart(content, params.get("boundary", "")):
-                    result = await context.store(part.data, origin)
-                    stored.append(result.public_ids[ResourceLevel.INSTANCE])
-    except aiohttp.ClientError as e:
-        raise _remote_error(e, server.url) from e
-    return OrthancJSONResponse({"Instances": stored, "InstancesCount": len(stored)})
+    paths = retrieve_paths(body.get("Resources"))
+    job = DicomWebRetrieveClientJob(name, server, paths, http_headers=body.get("HttpHeaders"))
+    return await answer_job(request, job, body)

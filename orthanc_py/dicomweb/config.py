@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
 
 from ..config import Settings
+from ..core.dicom_tags import parse_tag
+
+logger = logging.getLogger(__name__)
+
+METADATA_MODES = ("Full", "MainDicomTags", "Extrapolate")
 
 
 def _folder(path: str) -> str:
     """``dicom-web`` → ``/dicom-web/``: the plugin always works with both slashes."""
     path = "/" + path.strip("/")
     return path if path == "/" else path + "/"
+
+
+def _metadata_mode(section: dict[str, Any], key: str) -> str:
+    mode = str(section.get(key, "Full"))
+    if mode not in METADATA_MODES:
+        # The plugin refuses to start; a server that answers "Full" is the safer mistake here.
+        logger.error('Bad value for "DicomWeb.%s": %s (using "Full")', key, mode)
+        return "Full"
+    return mode
+
+
+def _tags(section: dict[str, Any], key: str) -> tuple[int, ...]:
+    names = section.get(key) or []
+    tags = [parse_tag(str(n)) for n in names] if isinstance(names, list) else []
+    return tuple(t for t in tags if t is not None)
 
 
 @dataclass(frozen=True)
@@ -28,6 +49,8 @@ class DicomWebConfig:
     qido_case_sensitive: bool | None = None
     studies_metadata: str = "Full"
     series_metadata: str = "Full"
+    studies_extrapolated_tags: tuple[int, ...] = ()
+    series_extrapolated_tags: tuple[int, ...] = ()
     servers: dict[str, Any] = field(default_factory=dict)
 
     @staticmethod
@@ -44,8 +67,10 @@ class DicomWebConfig:
             ssl=bool(section.get("Ssl", False)),
             public_root=_folder(str(section["PublicRoot"])) if section.get("PublicRoot") else root,
             qido_case_sensitive=case if isinstance(case, bool) else None,
-            studies_metadata=str(section.get("StudiesMetadata", "Full")),
-            series_metadata=str(section.get("SeriesMetadata", "Full")),
+            studies_metadata=_metadata_mode(section, "StudiesMetadata"),
+            series_metadata=_metadata_mode(section, "SeriesMetadata"),
+            studies_extrapolated_tags=_tags(section, "StudiesMetadataExtrapolatedTags"),
+            series_extrapolated_tags=_tags(section, "SeriesMetadataExtrapolatedTags"),
             servers=dict(section.get("Servers") or {}),
         )
 

@@ -68,12 +68,9 @@ def text_values(tag: int, vr: str, text: str) -> list[Any] | None:
                     ):
                         person[key] = part
                 values.append(person)
-            elif vr == "IS":
+            elif vr == "IS" or vr in _INTEGER_VRS:
                 stripped = token.strip()
-                values.append(int(stripped) if stripped else None)
-            elif vr in _INTEGER_VRS:
-                stripped = token.strip()
-                values.append(int(stripped) if stripped else None)
+                values.append(_integer(stripped) if stripped else None)
             elif vr in _FLOAT_VRS:
                 stripped = token.strip()
                 values.append(format_number(float(stripped)) if stripped else None)
@@ -84,6 +81,14 @@ def text_values(tag: int, vr: str, text: str) -> list[Any] | None:
         except ValueError:
             continue  # Orthanc skips (and logs) a value that does not parse for its VR
     return values
+
+
+def _integer(text: str) -> int:
+    """An integer value; Orthanc parses them as 64-bit integers, so a larger one does not parse."""
+    value = int(text)
+    if not -(2**63) <= value < 2**64:
+        raise ValueError(text)
+    return value
 
 
 def element(vr: str, values: list[Any] | None) -> Json:
@@ -146,9 +151,10 @@ def _item_text(item: Dataset, parent: DicomText) -> DicomText:
 # --------------------------------------------------------------------------- from index values
 
 
-def tags_to_dicomweb(values: dict[int, str]) -> Json:
-    """QIDO-RS answers: Orthanc strings (from the index or one file) as DICOM JSON, in UTF-8."""
-    answer: Json = {format_tag(TAG_SPECIFIC_CHARACTER_SET): element("CS", ["ISO_IR 192"])}
+def tags_to_dicomweb(values: dict[int, str], charset: str = "ISO_IR 192") -> Json:
+    """Orthanc strings (from the index or one file) as DICOM JSON (QIDO-RS answers, metadata from
+    the index); ``charset`` labels the answer as the plugin does, the JSON text being UTF-8 anyway."""
+    answer: Json = {format_tag(TAG_SPECIFIC_CHARACTER_SET): element("CS", [charset])}
     for tag in sorted(values):
         value = values[tag]
         vr = dictionary_vr(tag)

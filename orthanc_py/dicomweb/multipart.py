@@ -86,6 +86,13 @@ def part_header(boundary: str, content_type: str, size: int, location: str | Non
 PartSource = Callable[[], Awaitable[tuple[str, bytes]]]
 
 
+def constant_part(content_type: str, data: bytes) -> PartSource:
+    async def read() -> tuple[str, bytes]:
+        return content_type, data
+
+    return read
+
+
 def multipart_response(
     sources: list[PartSource], part_type: str, locations: list[str] | None = None
 ) -> StreamingResponse:

@@ -5,6 +5,10 @@ attribute keys by keyword or tag, ``\\`` removed from values and ``,`` turned in
 UIDs or values), ``limit``/``offset``/``fuzzymatching``/``includefield``. The search itself is the
 one query engine of the server (``core/query.py``); the attributes returned per level are those of
 PS3.18 table 6.7.1-2 that the plugin returns, plus ``includefield`` and the attributes queried.
+
+``includefield=all`` asks for all available attributes (PS3.18 8.3.4.3). The plugin (1.7 to 1.20)
+parses it but answers the default attributes only; here it adds every main DICOM tag of the level
+and of its parent levels, which the index holds, so that no file is read for them.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass, field
 
 from ..core.context import ServerContext
 from ..core.dicom_tags import (
+    MAIN_DICOM_TAGS,
     TAG_SERIES_INSTANCE_UID,
     TAG_SOP_INSTANCE_UID,
     TAG_STUDY_INSTANCE_UID,
@@ -96,7 +101,7 @@ class QidoQuery:
                         if tag is not None:
                             query.include_fields.append(tag)
             elif key.strip():
-                tag = parse_tag(key)
+                tag = _tag_of_key(key)
                 if tag is not None:
                     query.add_filter(tag, _list_value(value), from_path=False)
         return query
@@ -115,7 +120,23 @@ class QidoQuery:
             fields |= set(STUDY_ATTRIBUTES)
         if not self.filtered_series and level is ResourceLevel.INSTANCE:
             fields |= set(SERIES_ATTRIBUTES)
+        if self.include_all:
+            fields |= main_tags_up_to(level)
         return fields
+
+
+def main_tags_up_to(level: ResourceLevel) -> set[int]:
+    """The main DICOM tags of ``level`` and of its parent levels (the patient's for a study)."""
+    return {tag for lvl in ResourceLevel if lvl <= level for tag, _ in MAIN_DICOM_TAGS[lvl]}
+
+
+def _tag_of_key(key: str) -> int | None:
+    """A query key names a tag as ``gggg,eeee``, ``ggggeeee`` or a keyword; anything else (a bare
+    number such as ``0``, which pydicom would read as a tag) is not an attribute and is ignored."""
+    text = key.strip()
+    if not text or (text[0].isdigit() and len(text) != 8 and "," not in text and "-" not in text):
+        return None
+    return parse_tag(text)
 
 
 def _list_value(value: str) -> str:

@@ -12,6 +12,7 @@ from ..core.identifiers import ResourceLevel
 from ..rest.responses import dump_json
 from . import client, rendered, servers, stow, wado, wado_uri
 from .config import DicomWebConfig, dicomweb_config
+from .multipart import parse_media_type
 from .qido import QidoQuery, search
 
 
@@ -28,9 +29,19 @@ def _qido(level: ResourceLevel):  # type: ignore[no-untyped-def]
         answers = await search(
             request.app.state.context, level, query, config.base_url(request), config.qido_case_sensitive
         )
+        if _qido_wants_xml(request.headers.get("accept", "")):
+            return wado.xml_answer(answers)
         return Response(dump_json(answers), media_type="application/dicom+json")
 
     return endpoint
+
+
+def _qido_wants_xml(accept: str) -> bool:
+    """QIDO-RS answers XML to ``Accept: application/dicom+xml`` (as a multipart body, as the plugin),
+    unless DICOM JSON is acceptable too."""
+    media = [parse_media_type(entry)[0] for entry in accept.split(",")]
+    json = {"application/json", "application/dicom+json", "*/*"}
+    return "application/dicom+xml" in media and not json.intersection(media)
 
 
 def dicomweb_routes(settings: Settings) -> list[Route]:

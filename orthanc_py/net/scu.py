@@ -36,6 +36,7 @@ from .presentation import (
     STUDY_ROOT_MOVE,
     UNCOMPRESSED_SYNTAXES,
     VERIFICATION,
+    WORKLIST_FIND,
     storage_contexts_for_retrieve,
 )
 
@@ -181,19 +182,10 @@ async def store(
     proposals: dict[str, set[str]] = {}
     for public_id in ids:
         data = await context.read_dicom(public_id)
-        sop_class, syntax = await asyncio.to_thread(_sop_class_and_syntax, data)
-        wanted = {transfer_syntax} if transfer_syntax else {syntax, *UNCOMPRESSED_SYNTAXES}
-        if not modality.allow_transcoding and not transfer_syntax:
-            wanted = {syntax}
-        proposals.setdefault(sop_class, set()).update(wanted)
-    if len(proposals) > 128:
-        raise OrthancError(ErrorCode.ParameterOutOfRange, "Too many proposed presentation contexts")
+        await asyncio.to_thread(_propose, proposals, data, modality, transfer_syntax)
 
     def open_association() -> Association:
-        ae = _application_entity(context, modality, seconds)
-        for sop_class, syntaxes in proposals.items():
-            ae.add_requested_context(sop_class, sorted(syntaxes, key=_syntax_preference))
-        return _connect(ae, modality)
+        return _open_store_association(context, modality, proposals, seconds)
 
     assoc = await asyncio.to_thread(open_association)
     try:
@@ -218,6 +210,49 @@ async def store(
     return outcome
 
 
+async def store_bytes(
+    context: ServerContext, modality: RemoteModality, data: bytes, timeout: float | None = None
+) -> tuple[str, str]:
+    """C-STORE one DICOM file given as bytes (not stored here) on an association of its own;
+    returns its (SOP class UID, SOP instance UID). Raises OrthancError as ``store`` does."""
+    seconds = _timeout(context, modality, timeout)
+
+    def run() -> tuple[str, str]:
+        proposals: dict[str, set[str]] = {}
+        sop_class = _propose(proposals, data, modality, None)
+        assoc = _open_store_association(context, modality, proposals, seconds)
+        try:
+            sop_instance = _send_one(assoc, modality, data, None, None, None)
+        finally:
+            _release(assoc)
+        return sop_class, sop_instance
+
+    return await asyncio.to_thread(run)
+
+
+def _propose(
+    proposals: dict[str, set[str]], data: bytes, modality: RemoteModality, transfer_syntax: str | None
+) -> str:
+    """Add the presentation contexts that sending ``data`` needs; returns its SOP class UID."""
+    sop_class, syntax = _sop_class_and_syntax(data)
+    wanted = {transfer_syntax} if transfer_syntax else {syntax, *UNCOMPRESSED_SYNTAXES}
+    if not modality.allow_transcoding and not transfer_syntax:
+        wanted = {syntax}
+    proposals.setdefault(sop_class, set()).update(wanted)
+    if len(proposals) > 128:
+        raise OrthancError(ErrorCode.ParameterOutOfRange, "Too many proposed presentation contexts")
+    return sop_class
+
+
+def _open_store_association(
+    context: ServerContext, modality: RemoteModality, proposals: dict[str, set[str]], seconds: float
+) -> Association:
+    ae = _application_entity(context, modality, seconds)
+    for sop_class, syntaxes in proposals.items():
+        ae.add_requested_context(sop_class, sorted(syntaxes, key=_syntax_preference))
+    return _connect(ae, modality)
+
+
 def _syntax_preference(syntax: str) -> tuple[int, str]:
     """Propose the file's own syntax first, then explicit, then implicit little endian."""
     order = {EXPLICIT_LITTLE_ENDIAN: 1, IMPLICIT_LITTLE_ENDIAN: 2}
@@ -237,7 +272,8 @@ def _send_one(
     transfer_syntax: str | None,
     originator_aet: str | None,
     originator_id: int | None,
-) -> None:
+) -> str:
+    """Send one file on the association; returns its SOP instance UID."""
     dataset = pydicom.dcmread(io.BytesIO(data))
     source = str(dataset.file_meta.get("TransferSyntaxUID", IMPLICIT_LITTLE_ENDIAN))
     accepted = {
@@ -268,6 +304,7 @@ def _send_one(
             ErrorCode.NetworkProtocol,
             f'C-STORE SCU to AET "{modality.aet}" has failed with DIMSE status {code}',
         )
+    return str(dataset.SOPInstanceUID)
 
 
 # --- C-FIND
@@ -341,6 +378,14 @@ async def find(
     seconds = _timeout(context, modality, timeout)
     model = _find_model(keyword)
 
+    return await _c_find(context, modality, model, identifier, seconds)
+
+
+async def _c_find(
+    context: ServerContext, modality: RemoteModality, model: str, identifier: Dataset, seconds: float
+) -> list[Dataset]:
+    """One C-FIND association on ``model``: the pending answers, in arrival order."""
+
     def run() -> list[Dataset]:
         ae = _application_entity(context, modality, seconds)
         ae.add_requested_context(model)
@@ -359,6 +404,14 @@ async def find(
         return answers
 
     return await asyncio.to_thread(run)
+
+
+async def find_worklist(
+    context: ServerContext, modality: RemoteModality, query: Dataset, timeout: float | None = None
+) -> list[Dataset]:
+    """C-FIND on the Modality Worklist model with ``query`` as the identifier; the answers in
+    arrival order. Raises OrthancError(NetworkProtocol) as ``find`` does."""
+    return await _c_find(context, modality, WORKLIST_FIND, query, _timeout(context, modality, timeout))
 
 
 # --- C-MOVE and C-GET
@@ -487,4 +540,15 @@ def build_role(sop_class: str) -> Any:
     return pynetdicom_build_role(sop_class, scp_role=True)
 
 
-__all__ = ["RetrieveOutcome", "StoreOutcome", "build_context", "echo", "find", "get", "move", "store"]
+__all__ = [
+    "RetrieveOutcome",
+    "StoreOutcome",
+    "build_context",
+    "echo",
+    "find",
+    "find_worklist",
+    "get",
+    "move",
+    "store",
+    "store_bytes",
+]

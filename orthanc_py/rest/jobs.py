@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..core.errors import ErrorCode, OrthancError
+from ..core.jobs import dicomweb_client  # noqa: F401  (registers its job types, to resume them)
 from ..core.jobs.model import Job, describe_job
 from .context_access import context_of
 from .responses import OrthancJSONResponse, empty_json

@@ -1,6 +1,7 @@
 """``/modalities``: remote DICOM modalities, and what the REST API asks of them: C-ECHO, C-STORE
-(``DicomModalityStore`` jobs), C-MOVE / C-GET (``DicomMoveScu`` jobs) and the older ``find-*``
-routes (Orthanc's OrthancRestModalities.cpp). ``/query`` and ``/queries`` are in queries.py."""
+(``DicomModalityStore`` jobs), C-MOVE / C-GET (``DicomMoveScu`` jobs) (Orthanc's
+OrthancRestModalities.cpp). ``/query`` and ``/queries`` are in queries.py, the ``find*`` routes in
+modality_find.py."""
 
 from __future__ import annotations
 
@@ -62,6 +63,19 @@ async def modality_of(request: Request, body: dict[str, Any] | None = None) -> R
     return modality
 
 
+def with_destination(modality: RemoteModality, body: dict[str, Any]) -> RemoteModality:
+    """``CalledAet``, ``Host`` and ``Port`` of the body override the modality's (``/store``)."""
+    port = optional_int(body, "Port", modality.port)
+    if not 0 < port < 65536:
+        raise OrthancError(ErrorCode.ParameterOutOfRange, f"Invalid TCP port: {port}")
+    return replace(
+        modality,
+        aet=optional_str(body, "CalledAet", modality.aet),
+        host=optional_str(body, "Host", modality.host),
+        port=port,
+    )
+
+
 def local_aet(context: ServerContext, modality: RemoteModality) -> str:
     return modality.local_aet or context.settings.dicom_aet
 
@@ -110,9 +124,7 @@ async def echo(request: Request) -> Response:
 async def store(request: Request) -> Response:
     context = context_of(request)
     resources, body = await parse_export_request(request)
-    modality = await modality_of(request, body)
-    if optional_bool(body, "StorageCommitment"):
-        raise OrthancError(ErrorCode.NotImplemented, "Storage commitment with a C-STORE job is not supported")
+    modality = with_destination(await modality_of(request, body), body)
     originator_id = optional_int(body, "MoveOriginatorID")
     if not 0 <= originator_id < 65536:
         raise OrthancError(ErrorCode.ParameterOutOfRange, "MoveOriginatorID must be in 0..65535")
@@ -126,19 +138,10 @@ async def store(request: Request) -> Response:
         description="REST API",
         permissive=optional_bool(body, "Permissive"),
         parent_resources=resources,
+        storage_commitment=optional_bool(body, "StorageCommitment"),
+        timeout=optional_int(body, "Timeout"),
     )
     return await answer_job(request, job, body)
-
-
-class _OneFile:
-    """What the C-STORE client reads from: the body of ``store-straight``, not a stored instance."""
-
-    def __init__(self, context: ServerContext, data: bytes) -> None:
-        self.settings = context.settings
-        self.data = data
-
-    async def read_dicom(self, public_id: str) -> bytes:
-        return self.data
 
 
 async def store_straight(request: Request) -> Response:
@@ -147,11 +150,10 @@ async def store_straight(request: Request) -> Response:
     modality = await modality_of(request)
     data = await request.body()
     try:
-        dataset = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
-        sop_class, sop_instance = str(dataset.SOPClassUID), str(dataset.SOPInstanceUID)
+        pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, specific_tags=["SOPClassUID"])
     except Exception as e:
         raise OrthancError(ErrorCode.BadFileFormat, "The body is not a DICOM file") from e
-    await scu.store(_OneFile(context, data), modality, ["body"])  # type: ignore[arg-type]
+    sop_class, sop_instance = await scu.store_bytes(context, modality, data)
     return OrthancJSONResponse({"SOPClassUID": sop_class, "SOPInstanceUID": sop_instance})
 
 
@@ -207,21 +209,6 @@ def answer_json(dataset: pydicom.Dataset, shape: str) -> dict[str, Any]:
     return dataset_to_json(dataset, DicomText(dataset), shape)
 
 
-def _find_route(level: str) -> Any:
-    async def find(request: Request) -> Response:
-        """The older C-FIND routes: the answers, simplified (Orthanc's DicomFind*)."""
-        context = context_of(request)
-        body = await json_body(request)
-        if not isinstance(body, dict) or not all(isinstance(v, str) for v in body.values()):
-            raise OrthancError(ErrorCode.BadFileFormat, "The body must be a JSON object of strings")
-        modality = await modality_of(request)
-        answers = await scu.find(context, modality, level, body)
-        return OrthancJSONResponse([answer_json(a, "simplify") for a in answers])
-
-    find.__name__ = f"find_{level.lower()}"
-    return find
-
-
 routes = [
     Route("/modalities", list_modalities, methods=["GET"]),
     Route("/modalities/{id}", modality_operations, methods=["GET"]),
@@ -233,8 +220,4 @@ routes = [
     Route("/modalities/{id}/store-straight", store_straight, methods=["POST"]),
     Route("/modalities/{id}/move", move, methods=["POST"]),
     Route("/modalities/{id}/get", get, methods=["POST"]),
-    Route("/modalities/{id}/find-patient", _find_route("Patient"), methods=["POST"]),
-    Route("/modalities/{id}/find-study", _find_route("Study"), methods=["POST"]),
-    Route("/modalities/{id}/find-series", _find_route("Series"), methods=["POST"]),
-    Route("/modalities/{id}/find-instance", _find_route("Instance"), methods=["POST"]),
 ]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -18,6 +19,7 @@ from ..index.jobs_rows import QueryRow
 from ..net import scu
 from ..net.modalities import registry_for
 from .context_access import context_of
+from .export_request import optional_bool, optional_int, optional_str
 from .instances import tags_shape
 from .jobs import answer_job
 from .modalities import answer_json, json_body, local_aet, modality_of, retrieve_method
@@ -56,8 +58,11 @@ async def _run_query(
 ) -> Response:
     context = context_of(request)
     modality = await registry_for(context).get(modality_name)
-    normalize = body.get("Normalize", True)
-    answers = await scu.find(context, modality, level, query, normalize=bool(normalize))
+    if "LocalAet" in body:
+        modality = replace(modality, local_aet=optional_str(body, "LocalAet") or None)
+    normalize = optional_bool(body, "Normalize", True)
+    timeout = optional_int(body, "Timeout") or None
+    answers = await scu.find(context, modality, level, query, normalize=normalize, timeout=timeout)
     row = QueryRow(
         id=str(uuid.uuid4()),
         modality=modality_name,
@@ -129,9 +134,21 @@ async def list_answers(request: Request) -> Response:
     return OrthancJSONResponse([str(i) for i in range(len(answers))])
 
 
+# What GET /queries/{id}/answers/{n} lists, by level of the query. Orthanc 1.12 lists
+# "query-study" although the route is "query-studies"; its list is kept as it is.
+ANSWER_OPERATIONS = {
+    "Patient": ["content", "retrieve", "query-study", "query-series", "query-instances"],
+    "Study": ["content", "retrieve", "query-series", "query-instances"],
+    "Series": ["content", "retrieve", "query-instances"],
+    "Instance": ["content", "retrieve"],
+}
+ORDER = list(LEVELS.values())
+
+
 async def answer_operations(request: Request) -> Response:
-    _answer(await _query_row(request), request)
-    return OrthancJSONResponse(["content", "query-instances", "query-series", "query-studies", "retrieve"])
+    row = await _query_row(request)
+    _answer(row, request)
+    return OrthancJSONResponse(ANSWER_OPERATIONS[row.level])
 
 
 async def answer_content(request: Request) -> Response:
@@ -201,6 +218,10 @@ def _child_query(child_level: str) -> Any:
         """A new query one level (or more) down, restricted to the resource of this answer."""
         row = await _query_row(request)
         answer = _answer(row, request)
+        if ORDER.index(child_level) <= ORDER.index(row.level):
+            raise OrthancError(
+                ErrorCode.UnknownResource, f"A query at the {row.level} level has no child {child_level}"
+            )
         body = await json_body(request, empty={})
         if not isinstance(body, dict):
             raise OrthancError(ErrorCode.BadFileFormat, "The body must be a JSON object")

@@ -9,25 +9,20 @@ counters, sequences) and every answer must be identical, except for the differen
 from __future__ import annotations
 
 import io
-import json
-import subprocess
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pydicom
 import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pynetdicom import AE
 
-from .dicom_support import RunningServer, free_port, make_instance
+from .dicom_support import RunningServer, make_instance
+from .real_orthanc import RealOrthanc
 
 pytestmark = pytest.mark.orthanc
 
-ORTHANC = Path("/usr/sbin/Orthanc")
 AET = "PARITY"
 PATIENT_ROOT = "1.2.840.10008.5.1.4.1.2.1.1"
 STUDY_ROOT = "1.2.840.10008.5.1.4.1.2.2.1"
@@ -195,42 +190,16 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     folder = tmp_path_factory.mktemp("parity")
     modalities = {"scu": ["FINDSCU", "127.0.0.1", 104]}
     ours = RunningServer(folder / "ours", {"DicomAet": AET, "DicomModalities": modalities})
-    orthanc_dicom, orthanc_http = free_port(), free_port()
-    config = {
-        "Name": "parity",
-        "StorageDirectory": str(folder / "orthanc"),
-        "IndexDirectory": str(folder / "orthanc"),
-        "HttpPort": orthanc_http,
-        "DicomPort": orthanc_dicom,
-        "DicomAet": AET,
-        "RemoteAccessAllowed": True,
-        "AuthenticationEnabled": False,
-        "Plugins": [],
-        "DicomModalities": modalities,
-    }
-    (folder / "orthanc.json").write_text(json.dumps(config))
-    process = subprocess.Popen(
-        [str(ORTHANC), str(folder / "orthanc.json")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    http = httpx.Client(base_url=f"http://127.0.0.1:{orthanc_http}", timeout=30)
+    orthanc = None
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                http.get("/system").raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.1)
+        orthanc = RealOrthanc(folder / "orthanc", {"DicomAet": AET, "DicomModalities": modalities})
         for data in stored_files():
             ours.store(data)
-            http.post("/instances", content=data).raise_for_status()
-        yield Servers(ours, orthanc_dicom)
+            orthanc.http.post("/instances", content=data).raise_for_status()
+        yield Servers(ours, orthanc.dicom_port)
     finally:
-        http.close()
-        process.terminate()
-        process.wait(timeout=20)
+        if orthanc is not None:
+            orthanc.close()
         ours.close()
 
 

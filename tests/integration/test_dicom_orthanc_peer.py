@@ -4,11 +4,8 @@ API) against orthanc_py's server."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -20,10 +17,10 @@ from orthanc_py.net import scu, storage_commitment
 from orthanc_py.net.modalities import RemoteModality, registry_for
 
 from .dicom_support import RunningServer, free_port, make_instance
+from .real_orthanc import RealOrthanc
 
 pytestmark = [pytest.mark.orthanc, pytest.mark.dcmtk]
 
-ORTHANC = Path("/usr/sbin/Orthanc")
 T = TypeVar("T")
 NO_SUCH_OBJECT = "One or more of the elements in the Referenced SOP Instance Sequence was not available"
 
@@ -58,43 +55,25 @@ class Peers:
 @pytest.fixture(scope="module")
 def peers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peers]:
     folder = tmp_path_factory.mktemp("peers")
-    orthanc_dicom, orthanc_http = free_port(), free_port()
+    orthanc_dicom = free_port()
     ours = RunningServer(
         folder / "ours", {"DicomModalities": {"orthanc": ["ORTHANC110", "127.0.0.1", orthanc_dicom]}}
     )
-    config = {
-        "Name": "peer",
-        "StorageDirectory": str(folder / "orthanc"),
-        "IndexDirectory": str(folder / "orthanc"),
-        "HttpPort": orthanc_http,
-        "DicomPort": orthanc_dicom,
-        "DicomAet": "ORTHANC110",
-        "RemoteAccessAllowed": True,
-        "AuthenticationEnabled": False,
-        "Plugins": [],
-        "DicomModalities": {"py": ["ORTHANCPY", "127.0.0.1", ours.port]},
-    }
-    (folder / "orthanc.json").write_text(json.dumps(config))
-    process = subprocess.Popen(
-        [str(ORTHANC), str(folder / "orthanc.json")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    http = httpx.Client(base_url=f"http://127.0.0.1:{orthanc_http}", timeout=30)
+    orthanc = None
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                http.get("/system").raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.1)
+        orthanc = RealOrthanc(
+            folder / "orthanc",
+            {
+                "DicomPort": orthanc_dicom,
+                "DicomAet": "ORTHANC110",
+                "DicomModalities": {"py": ["ORTHANCPY", "127.0.0.1", ours.port]},
+            },
+        )
         modality = ours.run(registry_for(ours.context).get("orthanc"))
-        yield Peers(ours, http, modality)
+        yield Peers(ours, orthanc.http, modality)
     finally:
-        http.close()
-        process.terminate()
-        process.wait(timeout=20)
+        if orthanc is not None:
+            orthanc.close()
         ours.close()
 
 

@@ -12,6 +12,7 @@ import io
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -71,13 +72,18 @@ def make_instance(
 class Server:
     """orthanc_py on a free port, in a thread with its own event loop."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, dicomweb: dict[str, object] | None = None) -> None:
         from hypercorn.asyncio import serve
         from hypercorn.config import Config
 
         self.port = free_port()
         settings = settings_from_json(
-            {"StorageDirectory": str(folder), "DicomPort": free_port(), "HttpPort": self.port}
+            {
+                "StorageDirectory": str(folder),
+                "DicomPort": free_port(),
+                "HttpPort": self.port,
+                "DicomWeb": dicomweb or {},
+            }
         )
         self.app = create_app(settings)
         config = Config()
@@ -111,13 +117,19 @@ class Server:
         self.thread.join(timeout=10)
 
 
+@contextmanager
+def running_server(folder: Path, dicomweb: dict[str, object] | None = None) -> Iterator[Server]:
+    server = Server(folder, dicomweb)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = Server(tmp_path_factory.mktemp("dicomweb"))
-    try:
+    with running_server(tmp_path_factory.mktemp("dicomweb")) as running:
         yield running
-    finally:
-        running.close()
 
 
 @pytest.fixture(scope="module")

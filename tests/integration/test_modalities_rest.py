@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,10 +16,9 @@ from orthanc_py.app import create_app
 from orthanc_py.config import settings_from_json
 
 from .dicom_support import free_port, make_instance
+from .real_orthanc import RealOrthanc
 
 pytestmark = [pytest.mark.orthanc, pytest.mark.dcmtk]
-
-ORTHANC = Path("/usr/sbin/Orthanc")
 
 
 class Setup:
@@ -40,57 +38,37 @@ def instance(n: int, study: int = 1) -> bytes:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     folder = tmp_path_factory.mktemp("modalities")
-    our_dicom, orthanc_dicom, orthanc_http, scp_port = free_port(), free_port(), free_port(), free_port()
+    our_dicom, scp_port = free_port(), free_port()
     (folder / "scp").mkdir()
     storescp = subprocess.Popen(
         ["/usr/bin/storescp", "-aet", "STORESCP", "-od", str(folder / "scp"), str(scp_port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    config = {
-        "Name": "modality",
-        "StorageDirectory": str(folder / "orthanc"),
-        "IndexDirectory": str(folder / "orthanc"),
-        "HttpPort": orthanc_http,
-        "DicomPort": orthanc_dicom,
-        "DicomAet": "ORTHANC110",
-        "RemoteAccessAllowed": True,
-        "AuthenticationEnabled": False,
-        "Plugins": [],
-        "DicomModalities": {"py": ["ORTHANCPY", "127.0.0.1", our_dicom]},
-    }
-    (folder / "orthanc.json").write_text(json.dumps(config))
-    orthanc = subprocess.Popen(
-        [str(ORTHANC), str(folder / "orthanc.json")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    settings = settings_from_json(
-        {
-            "StorageDirectory": str(folder / "ours"),
-            "DicomPort": our_dicom,
-            "DicomAet": "ORTHANCPY",
-            "DicomModalities": {
-                "orthanc": ["ORTHANC110", "127.0.0.1", orthanc_dicom],
-                "scp": {"AET": "STORESCP", "Host": "127.0.0.1", "Port": scp_port},
-            },
-        }
-    )
-    http = httpx.Client(base_url=f"http://127.0.0.1:{orthanc_http}", timeout=30)
+    orthanc = None
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                http.get("/system").raise_for_status()
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline and orthanc.poll() is None
-                time.sleep(0.1)
+        orthanc = RealOrthanc(
+            folder / "orthanc",
+            {"DicomAet": "ORTHANC110", "DicomModalities": {"py": ["ORTHANCPY", "127.0.0.1", our_dicom]}},
+        )
+        settings = settings_from_json(
+            {
+                "StorageDirectory": str(folder / "ours"),
+                "DicomPort": our_dicom,
+                "DicomAet": "ORTHANCPY",
+                "DicomModalities": {
+                    "orthanc": ["ORTHANC110", "127.0.0.1", orthanc.dicom_port],
+                    "scp": {"AET": "STORESCP", "Host": "127.0.0.1", "Port": scp_port},
+                },
+            }
+        )
         with TestClient(create_app(settings, dicom_server=True), client=("127.0.0.1", 1)) as ours:
-            yield Setup(ours, http, folder / "scp")
+            yield Setup(ours, orthanc.http, folder / "scp")
     finally:
-        http.close()
-        for process in (orthanc, storescp):
-            process.terminate()
-            process.wait(timeout=20)
+        if orthanc is not None:
+            orthanc.close()
+        storescp.terminate()
+        storescp.wait(timeout=20)
 
 
 def test_list_configuration_put_delete(setup: Setup) -> None:
@@ -195,3 +173,76 @@ def test_move_job(setup: Setup) -> None:
     assert content["TargetAet"] == "ORTHANCPY"
     studies = ours.post("/tools/find", json={"Level": "Study", "Query": {"PatientID": "MOD5"}}).json()
     assert len(studies) == 1
+
+
+def test_find_routes_refuse_vague_queries(setup: Setup) -> None:
+    ours = setup.ours
+    assert ours.post("/modalities/orthanc/find-study", json={"PatientID": "M*"}).status_code == 400
+    assert ours.post("/modalities/orthanc/find-series", json={"PatientID": "MOD4"}).status_code == 400
+    assert ours.post("/modalities/orthanc/find-patient", json={"NoSuchTag": ""}).status_code == 400
+
+
+def test_hierarchical_find(setup: Setup) -> None:
+    ours, orthanc = setup.ours, setup.orthanc
+    for n in range(2):
+        assert orthanc.post("/instances", content=instance(n, study=6)).status_code == 200
+    answer = ours.post("/modalities/orthanc/find", json={"PatientID": "MOD6"})
+    assert answer.status_code == 200, answer.text
+    [patient] = answer.json()
+    assert patient["PatientID"] == "MOD6" and patient["PatientName"] == "DOE^JOHN"
+    [study] = patient["Studies"]
+    assert study["StudyInstanceUID"] == "1.2.826.0.1.3680043.8.1055.51.6"
+    assert study["StudyDescription"] == "CHEST" and study["AccessionNumber"] == "ACC1.6"
+    [series] = study["Series"]
+    assert series["SeriesInstanceUID"] == "1.2.826.0.1.3680043.8.1055.52.6" and series["Modality"] == "CT"
+    assert ours.post("/modalities/orthanc/find", json={"PatientID": "NOBODY"}).json() == []
+
+
+def test_child_queries_of_answers(setup: Setup) -> None:
+    ours, orthanc = setup.ours, setup.orthanc
+    for n in range(3):
+        assert orthanc.post("/instances", content=instance(n, study=7)).status_code == 200
+    patients = ours.post(
+        "/modalities/orthanc/query", json={"Level": "Patient", "Query": {"PatientID": "MOD7"}}
+    )
+    path = patients.json()["Path"]
+    assert ours.get(f"{path}/answers/0").json() == [
+        "content", "retrieve", "query-study", "query-series", "query-instances"
+    ]  # fmt: skip
+    studies = ours.post(f"{path}/answers/0/query-studies", json={"Query": {"StudyDescription": ""}}).json()
+    assert ours.get(f"{studies['Path']}/level").text == "Study"
+    content = ours.get(f"{studies['Path']}/answers/0/content", params={"simplify": ""}).json()
+    assert content["StudyInstanceUID"] == "1.2.826.0.1.3680043.8.1055.51.7"
+    assert content["StudyDescription"] == "CHEST"
+    assert ours.get(f"{studies['Path']}/query").json()["PatientID"] == "MOD7"
+    assert ours.post(f"{studies['Path']}/answers/0/query-studies", json={}).status_code == 404
+    series = ours.post(f"{studies['Path']}/answers/0/query-series", json={}).json()
+    assert ours.get(f"{series['Path']}/answers/0").json() == ["content", "retrieve", "query-instances"]
+    instances = ours.post(f"{series['Path']}/answers/0/query-instances", json={}).json()
+    assert ours.get(f"{instances['Path']}/level").text == "Instance"
+    uids = {
+        ours.get(f"{instances['Path']}/answers/{n}/content", params={"simplify": ""}).json()["SOPInstanceUID"]
+        for n in ours.get(f"{instances['Path']}/answers").json()
+    }
+    assert uids == {f"1.2.826.0.1.3680043.8.1055.53.7.{n}" for n in range(3)}
+    assert ours.get(f"{instances['Path']}/answers/0").json() == ["content", "retrieve"]
+    assert ours.post(f"{instances['Path']}/answers/0/query-instances", json={}).status_code == 404
+    assert ours.post(f"{path}/answers/9/query-studies", json={}).status_code == 400
+
+
+def test_store_straight_to_storescp(setup: Setup) -> None:
+    before = set(setup.storescp_folder.iterdir())
+    answer = setup.ours.post("/modalities/scp/store-straight", content=instance(1, study=8))
+    assert answer.json() == {
+        "SOPClassUID": "1.2.840.10008.5.1.4.1.1.2",
+        "SOPInstanceUID": "1.2.826.0.1.3680043.8.1055.53.8.1",
+    }
+    [received] = set(setup.storescp_folder.iterdir()) - before
+    assert received.name.endswith("1.2.826.0.1.3680043.8.1055.53.8.1")
+    assert setup.ours.get("/instances").json() == [] or all(
+        setup.ours.get(f"/instances/{i}").json()["MainDicomTags"]["SOPInstanceUID"]
+        != "1.2.826.0.1.3680043.8.1055.53.8.1"
+        for i in setup.ours.get("/instances").json()
+    )  # sent as is, not stored here
+    bad = setup.ours.post("/modalities/scp/store-straight", content=b"not DICOM")
+    assert bad.status_code == 400

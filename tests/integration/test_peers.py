@@ -15,24 +15,9 @@ import httpx
 import pytest
 
 from .dicom_support import free_port, make_instance
+from .real_orthanc import ORTHANC, start_http_server, stop_http_server
 
-ORTHANC = Path("/usr/sbin/Orthanc")
 pytestmark = pytest.mark.orthanc
-
-
-def start_server(command: list[str], port: int) -> tuple[subprocess.Popen[bytes], httpx.Client]:
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, auth=("alice", "secret"))
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            http.get("/system").raise_for_status()
-            return process, http
-        except httpx.HTTPError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise
-            time.sleep(0.1)
 
 
 class Servers:
@@ -42,18 +27,14 @@ class Servers:
         self.urls: dict[str, str] = {}
 
     def start(self, name: str, command: list[str], port: int) -> None:
-        process, client = start_server(command, port)
+        process, client = start_http_server(command, port, ("alice", "secret"))
         self.processes.append(process)
         self.clients[name] = client
         self.urls[name] = f"http://127.0.0.1:{port}"
 
     def close(self) -> None:
-        for client in self.clients.values():
-            client.close()
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            process.wait(timeout=20)
+        for process, client in zip(self.processes, self.clients.values(), strict=True):
+            stop_http_server(process, client)
 
 
 def write_config(path: Path, config: dict[str, Any]) -> Path:

@@ -53,12 +53,22 @@ class Modality:
         self.received = threading.Condition()
         self.refuse: set[str] = set()
         self.ae = AE(ae_title="PEER")
+        self.stored: list[str] = []
         self.ae.add_supported_context(STORAGE_COMMITMENT, scu_role=True, scp_role=True)
+        self.ae.add_supported_context(CT_IMAGE_STORAGE)
         self.server = self.ae.start_server(
             ("127.0.0.1", port),
             block=False,
-            evt_handlers=[(evt.EVT_N_EVENT_REPORT, self.on_report), (evt.EVT_N_ACTION, self.on_action)],
+            evt_handlers=[
+                (evt.EVT_N_EVENT_REPORT, self.on_report),
+                (evt.EVT_N_ACTION, self.on_action),
+                (evt.EVT_C_STORE, self.on_store),
+            ],
         )
+
+    def on_store(self, event: evt.Event) -> int:
+        self.stored.append(str(event.dataset.SOPInstanceUID))
+        return 0
 
     def on_report(self, event: evt.Event) -> tuple[int, None]:
         with self.received:
@@ -239,3 +249,49 @@ def test_reports_kept_are_bounded(setup: tuple[TestClient, Modality]) -> None:
     for uid in uids[1:]:
         wait_report(client, uid)
     assert client.get(f"/storage-commitment/{uids[0]}").status_code == 404  # StorageCommitmentReportsSize 3
+
+
+def test_store_then_commitment(setup: tuple[TestClient, Modality]) -> None:
+    """``StorageCommitment`` on ``/store``: the job's content names the transaction, and the
+    modality is asked to commit to what it received once the C-STOREs are done."""
+    client, modality = setup
+    modality.refuse = set()
+    uid = "1.2.826.0.1.3680043.8.1055.3.3"
+    instance_id = client.post("/instances", content=make_instance(instance=uid)).json()["ID"]
+    answer = client.post(
+        "/modalities/peer/store", json={"Resources": [instance_id], "StorageCommitment": True}
+    )
+    assert answer.status_code == 200, answer.text
+    content = answer.json()
+    transaction = content.pop("StorageCommitmentTransactionUID")
+    assert transaction.startswith("2.25.")
+    assert content == {
+        "Description": "REST API",
+        "FailedInstancesCount": 0,
+        "InstancesCount": 1,
+        "LocalAet": "ORTHANCPY",
+        "ParentResources": [instance_id],
+        "RemoteAet": "PEER",
+    }
+    assert uid in modality.stored
+    assert modality.actions[-1].TransactionUID == transaction
+    assert wait_report(client, transaction) == {
+        "RemoteAET": "PEER",
+        "Status": "Success",
+        "Success": [{"SOPClassUID": CT_IMAGE_STORAGE, "SOPInstanceUID": uid}],
+        "Failures": [],
+    }
+
+
+def test_store_without_commitment_has_no_transaction(setup: tuple[TestClient, Modality]) -> None:
+    client, _ = setup
+    instance_id = client.get("/instances").json()[0]
+    answer = client.post("/modalities/peer/store", json={"Resources": [instance_id], "Asynchronous": True})
+    job = answer.json()["ID"]
+    for _ in range(100):
+        state = client.get(f"/jobs/{job}").json()
+        if state["State"] in ("Success", "Failure"):
+            break
+        time.sleep(0.1)
+    assert state["State"] == "Success", state
+    assert "StorageCommitmentTransactionUID" not in state["Content"]

@@ -1,14 +1,19 @@
-"""``DicomModalityStore``: C-STORE instances to a modality, a batch of them per association."""
+"""``DicomModalityStore``: C-STORE instances to a modality, a batch of them per association, then
+(``StorageCommitment``) ask the modality to commit to the instances sent, as Orthanc's
+DicomModalityStoreJob does: the transaction UID is in the job's content from its creation, and
+the modality's answer completes ``/storage-commitment/{uid}``."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from ...net import scu
+from ...net import storage_commitment as commitment
 from ...net.modalities import RemoteModality
 from ..errors import OrthancError
 from .instances import SetOfInstancesJob
 from .model import Job, job_type
+from .remote import modality_content, modality_of_parameters, modality_parameters
 
 if TYPE_CHECKING:
     from ..context import ServerContext
@@ -30,6 +35,9 @@ class DicomModalityStoreJob(SetOfInstancesJob):
         move_originator_id: int = 0,
         timeout: int = 0,
         transfer_syntax: str = "",
+        storage_commitment: bool = False,
+        transaction_uid: str = "",
+        commitment_requested: bool = False,
         **common: Any,
     ) -> None:
         super().__init__(instances, **common)
@@ -39,40 +47,55 @@ class DicomModalityStoreJob(SetOfInstancesJob):
         self.move_originator_id = move_originator_id
         self.timeout = timeout
         self.transfer_syntax = transfer_syntax
+        self.storage_commitment = storage_commitment
+        self.transaction_uid = transaction_uid
+        if storage_commitment and not transaction_uid:
+            self.transaction_uid = commitment.new_transaction_uid()
+        self.commitment_requested = commitment_requested
 
     @classmethod
     def from_parameters(cls, p: dict[str, Any]) -> Job:
         return cls(
-            RemoteModality.from_json(p.get("RemoteName", ""), p["Remote"]),
+            modality_of_parameters(p),
             list(p["Instances"]),
             local_aet=p["LocalAet"],
             move_originator_aet=p.get("MoveOriginatorAet", ""),
             move_originator_id=int(p.get("MoveOriginatorId", 0)),
             timeout=int(p.get("Timeout", 0)),
             transfer_syntax=p.get("TransferSyntax", ""),
+            storage_commitment=bool(p.get("StorageCommitment", False)),
+            transaction_uid=p.get("StorageCommitmentTransactionUID", ""),
+            commitment_requested=bool(p.get("StorageCommitmentRequested", False)),
             **cls.common_parameters(p),
         )
 
     def parameters(self) -> dict[str, Any]:
         return {
             **super().parameters(),
-            "Remote": self.modality.to_json(),
-            "RemoteName": self.modality.name,
-            "LocalAet": self.local_aet,
+            **modality_parameters(self.modality, self.local_aet),
             "MoveOriginatorAet": self.move_originator_aet,
             "MoveOriginatorId": self.move_originator_id,
             "Timeout": self.timeout,
             "TransferSyntax": self.transfer_syntax,
+            "StorageCommitment": self.storage_commitment,
+            "StorageCommitmentTransactionUID": self.transaction_uid,
+            "StorageCommitmentRequested": self.commitment_requested,
         }
 
     def content(self) -> dict[str, Any]:
-        content = super().content()
-        content["LocalAet"] = self.local_aet
-        content["RemoteAet"] = self.modality.aet
+        content = super().content() | modality_content(self.modality, self.local_aet)
         if self.move_originator_aet:
             content["MoveOriginatorAET"] = self.move_originator_aet
             content["MoveOriginatorID"] = self.move_originator_id
+        if self.storage_commitment:
+            content["StorageCommitmentTransactionUID"] = self.transaction_uid
         return content
+
+    def reset(self) -> None:
+        super().reset()
+        self.commitment_requested = False
+        if self.storage_commitment:  # a new transaction, as Orthanc's ResetStorageCommitment
+            self.transaction_uid = commitment.new_transaction_uid()
 
     async def step(self, context: ServerContext, job_id: str) -> bool:
         batch = self.instances[self.position : self.position + BATCH]
@@ -95,7 +118,20 @@ class DicomModalityStoreJob(SetOfInstancesJob):
             else:
                 self.failed.extend(outcome.failed)
             self.position += len(batch)
-        return self.position >= len(self.instances)
+            return False
+        if self.storage_commitment and not self.commitment_requested:
+            await self._request_commitment(context)
+        return True
+
+    async def _request_commitment(self, context: ServerContext) -> None:
+        """The trailing step: ask the modality to commit to the instances it accepted."""
+        failed = set(self.failed)
+        sent = [i for i in self.instances if i not in failed]
+        pairs = await commitment.stored_instances(context, sent)
+        await commitment.request_commitment(
+            context, self.modality, pairs, self.timeout or None, transaction_uid=self.transaction_uid
+        )
+        self.commitment_requested = True
 
     async def handle_instance(self, context: ServerContext, instance_id: str) -> bool:
         raise NotImplementedError  # the instances go by batches (step)

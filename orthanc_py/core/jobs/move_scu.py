@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from ...net import scu
 from ...net.modalities import RemoteModality
 from .model import Job, job_type
+from .remote import modality_content, modality_of_parameters, modality_parameters
 
 if TYPE_CHECKING:
     from ..context import ServerContext
@@ -41,7 +42,7 @@ class DicomMoveScuJob(Job):
     @classmethod
     def from_parameters(cls, p: dict[str, Any]) -> Job:
         return cls(
-            RemoteModality.from_json(p.get("RemoteName", ""), p["Remote"]),
+            modality_of_parameters(p),
             list(p["Queries"]),
             local_aet=p["LocalAet"],
             target_aet=p["TargetAet"],
@@ -52,10 +53,8 @@ class DicomMoveScuJob(Job):
 
     def parameters(self) -> dict[str, Any]:
         return {
-            "Remote": self.modality.to_json(),
-            "RemoteName": self.modality.name,
+            **modality_parameters(self.modality, self.local_aet),
             "Queries": self.queries,
-            "LocalAet": self.local_aet,
             "TargetAet": self.target_aet,
             "Method": self.method,
             "Description": self.description,
@@ -65,8 +64,7 @@ class DicomMoveScuJob(Job):
     def content(self) -> dict[str, Any]:
         return {
             "Description": self.description,
-            "LocalAet": self.local_aet,
-            "RemoteAet": self.modality.aet,
+            **modality_content(self.modality, self.local_aet),
             "TargetAet": self.target_aet,
             "Query": [dict(q["Query"], QueryRetrieveLevel=q["Level"].upper()) for q in self.queries],
         }
