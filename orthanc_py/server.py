@@ -7,7 +7,8 @@ the kernel spreads connections evenly among them (a shared listening socket woul
 worker to wake up accept them all). They
 share nothing but the index and the storage area, exactly as several nodes behind a load balancer
 do, so the index interface must (and does) serve concurrent transactions from several processes.
-The DICOM server runs in as many processes again, of its own (restarted likewise), bound the same way.
+The DICOM server runs in as many processes again, of their own (restarted likewise); the supervisor
+accepts DICOM connections and hands each to the next of them (``net/dispatch.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from types import FrameType
 from typing import Any
 
 from .config import Settings
+from .net.dispatch import ConnectionDispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -49,17 +51,12 @@ def run(settings: Settings) -> bool:
 
 
 def _check_port_is_free(settings: Settings) -> None:
-    """Fail early, in the supervisor, if the HTTP or DICOM port is taken (each worker binds it
-    itself, and would otherwise die and be restarted again and again)."""
+    """Fail early, in the supervisor, if the HTTP port is taken (each worker binds it itself)."""
     host = "0.0.0.0" if settings.remote_access_allowed else settings.http_bind
-    ports = [(host, settings.http_port)]
-    if settings.dicom_server_enabled:
-        ports.append(("0.0.0.0", settings.dicom_port))
-    for address in ports:
-        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(address)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, settings.http_port))
 
 
 class _Supervisor:
@@ -70,6 +67,7 @@ class _Supervisor:
         self.processes = processes
         self.children: set[int] = set()
         self.dicom_workers: set[int] = set()  # the processes running the DICOM server
+        self.dispatcher: ConnectionDispatcher | None = None  # accepts DICOM connections for them
         self.stopping = False
         self.restart = False
 
@@ -81,11 +79,19 @@ class _Supervisor:
         handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in handled}
         try:
+            if self.settings.dicom_server_enabled:  # first: a DICOM port in use stops start-up here
+                self.dispatcher = ConnectionDispatcher(self.settings.dicom_port)
             for _ in range(self.processes):
                 self._spawn()
-            if self.settings.dicom_server_enabled:
+            if self.dispatcher is not None:
                 for _ in range(self.processes):
                     self._spawn_dicom_worker()
+                logger.warning(
+                    "DICOM server listening with AET %s on port %d (%d processes)",
+                    self.settings.dicom_aet,
+                    self.settings.dicom_port,
+                    self.processes,
+                )
             port = self.settings.http_port
             logger.warning("HTTP server listening on port %d (%d processes)", port, self.processes)
             logger.warning("Orthanc has started")
@@ -96,7 +102,10 @@ class _Supervisor:
                 except ChildProcessError:
                     break
                 if pid == 0:
-                    time.sleep(0.2)
+                    if self.dispatcher is not None:
+                        self.dispatcher.wait_and_dispatch(0.2)
+                    else:
+                        time.sleep(0.2)
                     continue
                 self.children.discard(pid)
                 if self.stopping:
@@ -104,6 +113,8 @@ class _Supervisor:
                 time.sleep(0.5)
                 if pid in self.dicom_workers:
                     self.dicom_workers.discard(pid)
+                    if self.dispatcher is not None:
+                        self.dispatcher.remove_worker(pid)
                     logger.error("DICOM worker %d stopped (status %d), starting another", pid, status)
                     self._spawn_dicom_worker()
                 else:
@@ -111,6 +122,8 @@ class _Supervisor:
                     self._spawn()
         finally:
             self._stop_children()
+            if self.dispatcher is not None:
+                self.dispatcher.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return self.restart
@@ -121,21 +134,30 @@ class _Supervisor:
         self.children.add(self._fork("HTTP", lambda: serve(self.settings, workers=self.processes)))
 
     def _spawn_dicom_worker(self) -> None:
-        """The DICOM server listens in processes of its own beside the HTTP workers, each with its
-        own event loop and context on the shared index and storage, bound like them with
-        ``SO_REUSEPORT`` so that the kernel spreads associations among them."""
+        """A DICOM worker: its own event loop and context on the shared index and storage,
+        serving the associations this supervisor hands it (``net/dispatch.py``)."""
         from .net.scp import serve_alone
 
-        pid = self._fork("DICOM", lambda: serve_alone(self.settings))
+        assert self.dispatcher is not None
+        ours, theirs = self.dispatcher.new_channel()
+
+        def main() -> Coroutine[Any, Any, None]:
+            ours.close()
+            return serve_alone(self.settings, theirs)
+
+        pid = self._fork("DICOM", main)
+        theirs.close()
+        self.dispatcher.add_worker(pid, ours)
         self.children.add(pid)
         self.dicom_workers.add(pid)
 
-    @staticmethod
-    def _fork(kind: str, main: Callable[[], Coroutine[Any, Any, Any]]) -> int:
+    def _fork(self, kind: str, main: Callable[[], Coroutine[Any, Any, Any]]) -> int:
         pid = os.fork()
         if pid == 0:  # the worker
             code = 0
             try:
+                if self.dispatcher is not None:  # only the supervisor accepts and hands over
+                    self.dispatcher.close()
                 for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                     signal.signal(sig, signal.SIG_DFL)
                 asyncio.run(main())

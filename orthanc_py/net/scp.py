@@ -3,9 +3,8 @@
 pynetdicom accepts connections in its own thread and runs each association in another; the
 handlers (``handlers.py``) bring every request back to this process's event loop. With
 ``HttpProcesses`` 1 the server runs in that one process; else in DICOM worker processes of its own
-(``server.py``), as many as the HTTP ones, sharing the port. Python runs one thread of Python code
-at a time per process, and pynetdicom decodes every PDU in Python: several processes are what lets
-several associations use several cores, as Orthanc's threads do.
+(``server.py``), as many as the HTTP ones, each serving the associations the supervisor hands it
+(``dispatch.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pynetdicom import AE, evt
 from pynetdicom.transport import AssociationSocket, ThreadedAssociationServer
 
+from .dispatch import serve_handed_over
 from .handlers import DicomHandlers
 from .modalities import registry_for
 from .policy import AssociationPolicy
@@ -34,24 +34,16 @@ logger = logging.getLogger(__name__)
 MAXIMUM_ASSOCIATIONS = 64
 
 
-class _SharedPortServer(ThreadedAssociationServer):
-    """Binds with ``SO_REUSEPORT``: several DICOM worker processes listen on the one port and the
-    kernel spreads the associations among them (pynetdicom's own server sets only SO_REUSEADDR)."""
-
-    def server_bind(self) -> None:
-        assert self.socket is not None
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        super().server_bind()
-
-
 class DicomServer:
-    def __init__(self, context: ServerContext, *, shared_port: bool = False) -> None:
+    def __init__(self, context: ServerContext, *, channel: socket.socket | None = None) -> None:
         self.context = context
-        self.shared_port = shared_port
+        self.channel = channel  # connections handed over by the supervisor (dispatch.py), if any
         self.server: ThreadedAssociationServer | None = None
 
     @property
     def port(self) -> int:
+        if self.channel is not None:
+            return self.context.settings.dicom_port
         assert self.server is not None
         return int(self.server.server_address[1])
 
@@ -76,18 +68,30 @@ class DicomServer:
         if settings.tcp_no_delay:
             bindings.append((evt.EVT_CONN_OPEN, _set_no_delay))
         self.server = await asyncio.to_thread(self._listen, ae, settings.dicom_port, bindings)
-        logger.warning("DICOM server listening with AET %s on port %d", settings.dicom_aet, self.port)
+        # A worker's start is not news: the supervisor logs the DICOM server once for them all.
+        logger.log(
+            logging.INFO if self.channel else logging.WARNING,
+            "DICOM server listening with AET %s on port %d",
+            settings.dicom_aet,
+            self.port,
+        )
 
     def _listen(self, ae: AE, port: int, bindings: list[tuple[Any, Any]]) -> ThreadedAssociationServer:
-        """``AE.start_server(block=False)``, with the server class this process needs."""
-        server_class = _SharedPortServer if self.shared_port else ThreadedAssociationServer
+        """``AE.start_server(block=False)``; or, in a DICOM worker process, a server that serves
+        the connections the supervisor hands over (its own listening socket, on a free loopback
+        port, only keeps pynetdicom's server loop as it expects)."""
+        address = ("0.0.0.0", port) if self.channel is None else ("127.0.0.1", 0)
         server = ae.make_server(
-            ("0.0.0.0", port),
+            address,
             evt_handlers=bindings,  # type: ignore[arg-type]
-            server_class=server_class,
+            server_class=ThreadedAssociationServer,
         )
         threading.Thread(target=server.serve_forever, name="DicomServer", daemon=True).start()
         ae._servers.append(server)  # so that AE.shutdown() stops it, as with start_server
+        if self.channel is not None:
+            threading.Thread(
+                target=serve_handed_over, args=(self.channel, server), name="DicomHandOver", daemon=True
+            ).start()
         return server
 
     async def stop(self) -> None:
@@ -129,12 +133,12 @@ def _set_no_delay(event: evt.Event) -> None:
         sock.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-async def start(context: ServerContext, *, shared_port: bool = False) -> DicomServer | None:
-    """Start the DICOM server unless ``DicomServerEnabled`` is false; ``shared_port`` when other
-    processes listen on the same port (``server.py``)."""
+async def start(context: ServerContext, *, channel: socket.socket | None = None) -> DicomServer | None:
+    """Start the DICOM server unless ``DicomServerEnabled`` is false; with ``channel``, serve the
+    connections the supervisor hands over instead of listening (``dispatch.py``)."""
     if not context.settings.dicom_server_enabled:
         return None
-    server = DicomServer(context, shared_port=shared_port)
+    server = DicomServer(context, channel=channel)
     await server.start()
     return server
 
@@ -144,9 +148,9 @@ async def stop(server: DicomServer | None) -> None:
         await server.stop()
 
 
-async def serve_alone(settings: Settings) -> None:
-    """The dedicated DICOM worker process (``HttpProcesses`` > 1): its own context and event
-    loop, serving DICOM only, until SIGTERM or SIGINT."""
+async def serve_alone(settings: Settings, channel: socket.socket) -> None:
+    """A DICOM worker process (``HttpProcesses`` > 1): its own context and event loop, serving
+    the associations handed over on ``channel``, until SIGTERM or SIGINT."""
     import signal
 
     from ..app import build_context
@@ -157,7 +161,7 @@ async def serve_alone(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop_requested.set)
-    server = await start(context, shared_port=True)
+    server = await start(context, channel=channel)
     try:
         await stop_requested.wait()
     finally:
