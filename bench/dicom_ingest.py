@@ -85,6 +85,63 @@ def ingest(files: list[Path], port: int, associations: int) -> float:
     return len(files) / (time.perf_counter() - began)
 
 
+# What a PACS or viewer asks for in a study list.
+STUDY_LIST_KEYS = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyTime",
+    "AccessionNumber",
+    "StudyDescription",
+    "ReferringPhysicianName",
+    "StudyID",
+    "ModalitiesInStudy",
+    "NumberOfStudyRelatedSeries",
+    "NumberOfStudyRelatedInstances",
+    "StudyInstanceUID",
+)
+
+
+def study_list_query(**constraints: str) -> Dataset:
+    query = Dataset()
+    query.QueryRetrieveLevel = "STUDY"
+    for keyword in STUDY_LIST_KEYS:
+        setattr(query, keyword, constraints.get(keyword, ""))
+    return query
+
+
+def find_queries(index: DatasetSpec) -> list[tuple[str, Dataset]]:
+    """The study list of a viewer: every study, and one year of studies."""
+    return [
+        (f"C-FIND all {index.patients * index.studies_per_patient} studies", study_list_query()),
+        ("C-FIND studies of one year (StudyDate range)", study_list_query(StudyDate="20100101-20101231")),
+    ]
+
+
+def time_find(port: int, query: Dataset, warmup: int = 1) -> tuple[float, int]:
+    """Milliseconds of one C-FIND (after ``warmup`` untimed ones) on a new association, and the
+    number of answers; the association's set-up and release are not timed."""
+    ae = AE(ae_title="BENCHSCU")
+    ae.add_requested_context(STUDY_ROOT_FIND)
+    assoc = ae.associate("127.0.0.1", port, ae_title="BENCH")
+    if not assoc.is_established:
+        raise OSError(f"C-FIND: no association with port {port}")
+    try:
+        for _ in range(warmup):
+            for _answer in assoc.send_c_find(query, STUDY_ROOT_FIND):
+                pass
+        answers = 0
+        began = time.perf_counter()
+        for status, _identifier in assoc.send_c_find(query, STUDY_ROOT_FIND):
+            if status and status.Status == 0xFF00:
+                answers += 1
+        return (time.perf_counter() - began) * 1000, answers
+    finally:
+        assoc.release()
+
+
 def find_latency(port: int, repeats: int = 20) -> float:
     """Median milliseconds of a study-level C-FIND (all studies) on an open association."""
     ae = AE(ae_title="BENCHSCU")

@@ -10,11 +10,17 @@ they would be on any server; the warm-up requests fill them).
 The series metadata is timed twice: as kept (the usual, second and later requests) and on a first
 request, orthanc_py's kept metadata rows being dropped from its index before each repetition. The
 real Orthanc keeps no metadata, so each of its requests reads the files (through its storage cache).
+
+On the same index, study-level C-FIND (the study list of a PACS or viewer: every study, one year of
+studies; the real Orthanc started with ``TCP_NODELAY=1``). Then, on new servers, the series is
+ingested and its ``/metadata`` timed once ingest settled (``StableAge`` + 2 s): the first request a
+viewer opening a series received a little earlier makes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import sys
 import time
@@ -74,19 +80,27 @@ def _kept_folder(cache_dir: Path, kind: str, specs: list[DatasetSpec]) -> Path:
     return cache_dir / name
 
 
-def _server_config(kind: str, folder: Path) -> dict[str, Any]:
+STABLE_AGE = 5
+
+
+def _server_config(kind: str, folder: Path | None) -> dict[str, Any]:
+    """``folder``: the kept folder of the index, else the server's own (new, empty) folder."""
     config: dict[str, Any] = {
-        "StableAge": 5,
-        "StorageDirectory": str(folder / "storage"),
-        "IndexDirectory": str(folder / "index"),
+        "StableAge": STABLE_AGE,
         "DicomWeb": {"Enable": True},
+        "DicomAet": "BENCH",
+        "DicomAlwaysAllowFind": True,
     }
+    if folder is not None:
+        config["StorageDirectory"] = str(folder / "storage")
+        config["IndexDirectory"] = str(folder / "index")
     if kind != "orthanc_py":
         config["Plugins"] = [DICOMWEB_PLUGIN]
     return config
 
 
 def dicomweb_suite(bench: Bench, sizes: Sizes, reps: int, cache_dir: Path, quick: bool) -> list[Measurement]:
+    os.environ.setdefault("TCP_NODELAY", "1")  # read by DCMTK, so by the real Orthanc's DICOM server
     series = big_series(quick)
     specs = [sizes.index, series]
     for spec in specs:
@@ -114,10 +128,65 @@ def dicomweb_suite(bench: Bench, sizes: Sizes, reps: int, cache_dir: Path, quick
         forget = {role: _forget_metadata(folder) for role, folder in folders.items()}
         queries = dicomweb_queries(sizes.index, series)
         measurements += _time(bench, servers, queries, sizes.query_warmup, reps, forget)
+        measurements += _time_finds(bench, servers, sizes.index, reps)
     finally:
         for server in servers.values():
             server.stop()  # the kept folders are outside its work folder
+    measurements += _metadata_after_ingest(bench, series, cache_dir, min(reps, 3))
     return measurements
+
+
+def _time_finds(bench: Bench, servers: dict[str, Server], index: DatasetSpec, reps: int) -> list[Measurement]:
+    """Study-level C-FIND on the big index, the queries a PACS or viewer sends (``find_queries``)."""
+    from bench.dicom_ingest import find_queries, time_find
+
+    measurements = []
+    for name, query in find_queries(index):
+        m = Measurement("dicomweb", name, "C-FIND study level (pynetdicom, one association)", "ms", False)
+        seen: dict[str, set[int]] = {role: set() for role in servers}
+        for rep in range(reps):
+            for contender in bench.order(rep):
+                milliseconds, answers = time_find(servers[contender.role].dicom_port, query)
+                m.add(contender.role, milliseconds)
+                seen[contender.role].add(answers)
+        m.details["answers"] = {role: sorted(s) for role, s in seen.items()}
+        if len({frozenset(s) for s in seen.values()}) > 1:
+            m.warn(f"answers differ in number: {m.details['answers']}")
+        measurements.append(m)
+        log(f"[dicomweb] {name}: done")
+    return measurements
+
+
+def _metadata_after_ingest(
+    bench: Bench, series: DatasetSpec, cache_dir: Path, reps: int
+) -> list[Measurement]:
+    """The first ``/metadata`` request of a series once its ingest settled (``StableAge`` + 2 s), on
+    a new server each time: what a viewer opening a series received a little earlier waits for."""
+    blobs = load_dataset(series, cache_dir)
+    path = f"/dicom-web/studies/{series.study_uid(0, 0)}/series/{series.series_uid(0, 0, 0)}/metadata"
+    query = Query(f"wado-series-metadata-{series.count}-after-ingest", "GET", path)
+    m = Measurement("dicomweb", query.name, f"{query.describe()}, first request, fresh server", "ms", False)
+    rate = Measurement(
+        "dicomweb", f"series ingest ({series.count}, 4 clients)", "before that", "inst/s", True
+    )
+    for rep in range(reps):
+        for contender in bench.order(rep):
+            server = bench.new_server(contender, _server_config(contender.kind, None))
+            try:
+                rate.add(contender.role, ingest(server, blobs, clients=4).instances_per_second)
+                time.sleep(STABLE_AGE + 2)
+                client = Client(server.host, server.http_port)
+                try:
+                    answer = run_query(client, query, {})
+                finally:
+                    client.close()
+                m.add(contender.role, answer.seconds * 1000)
+                if answer.status != 200 or answer.size != series.count:
+                    m.warn(f"{contender.label}: HTTP {answer.status}, {answer.size} instances")
+            finally:
+                server.stop()
+    log(f"[dicomweb] {query.name}: done")
+    return [m, rate]
 
 
 def _forget_metadata(folder: Path) -> Callable[[], None]:

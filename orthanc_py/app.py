@@ -27,6 +27,7 @@ from .auth.basic import AccessControl
 from .config import Settings
 from .core.context import ServerContext
 from .core.errors import OrthancError
+from .dicomweb.metadata_warmer import install_metadata_warmer
 from .dicomweb.routes import dicomweb_routes
 from .index.sqlite import SQLiteIndex
 from .net import scp
@@ -91,7 +92,9 @@ async def no_web_ui(request: Request) -> Response:
 def build_context(settings: Settings) -> ServerContext:
     index = SQLiteIndex(os.path.join(settings.index_path, "index.sqlite"), read_only=settings.read_only)
     storage = FilesystemStorage(settings.storage_directory, fsync=settings.sync_storage_area)
-    return ServerContext(settings, index, storage)
+    context = ServerContext(settings, index, storage)
+    install_metadata_warmer(context)  # WADO-RS metadata computed in the background once received
+    return context
 
 
 def create_app(settings: Settings, *, recover: bool = True, dicom_server: bool = False) -> Starlette:

@@ -116,23 +116,6 @@ async def _computed(
         for i in ids:
             values[i][INSTANCE_AVAILABILITY] = "ONLINE"
         return
-    depth_to_instances = ResourceLevel.INSTANCE - level
-    counts: dict[int, dict[int, int]] = {}
-    for depth in range(1, depth_to_instances + 1):
-        below = await descendants(tx, ids, depth)
-        counts[depth] = {i: len(rs) for i, rs in below.items()}
-        if level is ResourceLevel.STUDY and depth == 1 and MODALITIES_IN_STUDY in tags:
-            series_ids = [r.internal_id for rs in below.values() for r in rs]
-            series_tags = await tx.get_main_tags(series_ids)
-            for i, rs in below.items():
-                modalities = sorted({series_tags[r.internal_id].get(0x00080060, "") for r in rs} - {""})
-                values[i][MODALITIES_IN_STUDY] = "\\".join(modalities)
-        if level is ResourceLevel.STUDY and depth == 2 and SOP_CLASSES_IN_STUDY in tags:
-            instance_ids = [r.internal_id for rs in below.values() for r in rs]
-            meta = await tx.get_metadata(instance_ids, [MetadataType.SOP_CLASS_UID])
-            for i, rs in below.items():
-                classes = sorted({meta[r.internal_id].get(MetadataType.SOP_CLASS_UID, "") for r in rs} - {""})
-                values[i][SOP_CLASSES_IN_STUDY] = "\\".join(classes)
     mapping = {
         ResourceLevel.PATIENT: {
             NUMBER_OF_PATIENT_RELATED_STUDIES: 1,
@@ -142,6 +125,29 @@ async def _computed(
         ResourceLevel.STUDY: {NUMBER_OF_STUDY_RELATED_SERIES: 1, NUMBER_OF_STUDY_RELATED_INSTANCES: 2},
         ResourceLevel.SERIES: {NUMBER_OF_SERIES_RELATED_INSTANCES: 1},
     }[level]
+    counted_depths = {depth for tag, depth in mapping.items() if tag in tags}
+    counts: dict[int, dict[int, int]] = {}
+    for depth in range(1, ResourceLevel.INSTANCE - level + 1):
+        modalities = level is ResourceLevel.STUDY and depth == 1 and MODALITIES_IN_STUDY in tags
+        sop_classes = level is ResourceLevel.STUDY and depth == 2 and SOP_CLASSES_IN_STUDY in tags
+        if not (modalities or sop_classes):
+            if depth in counted_depths:  # counted by the index, without loading the rows
+                counts[depth] = await tx.count_descendants(ids, depth)
+            continue
+        below = await descendants(tx, ids, depth)
+        counts[depth] = {i: len(rs) for i, rs in below.items()}
+        if modalities:
+            series_ids = [r.internal_id for rs in below.values() for r in rs]
+            series_tags = await tx.get_main_tags(series_ids)
+            for i, rs in below.items():
+                found = sorted({series_tags[r.internal_id].get(0x00080060, "") for r in rs} - {""})
+                values[i][MODALITIES_IN_STUDY] = "\\".join(found)
+        if sop_classes:
+            instance_ids = [r.internal_id for rs in below.values() for r in rs]
+            meta = await tx.get_metadata(instance_ids, [MetadataType.SOP_CLASS_UID])
+            for i, rs in below.items():
+                classes = sorted({meta[r.internal_id].get(MetadataType.SOP_CLASS_UID, "") for r in rs} - {""})
+                values[i][SOP_CLASSES_IN_STUDY] = "\\".join(classes)
     for tag, depth in mapping.items():
         if tag in tags:
             for i in ids:

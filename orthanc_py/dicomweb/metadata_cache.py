@@ -1,7 +1,8 @@
-"""WADO-RS ``/metadata``: the DICOM JSON of instances, kept in the index after the first request.
+"""WADO-RS ``/metadata``: the DICOM JSON of instances, kept in the index.
 
 The JSON of an instance (bulk data as URIs) is computed once from its file and stored in the index
-table ``dicomweb_metadata`` (deleted with the instance); study and series metadata then read one
+table ``dicomweb_metadata`` (deleted with the instance): in the background once received
+(``metadata_warmer.py``), else by the first request; study and series metadata then read one
 index row per instance and no file. The stored JSON holds its bulk data URIs relative to a marker,
 replaced by the public DICOMweb root of each request (which depends on the ``Host`` the client used).
 
@@ -82,7 +83,11 @@ async def _read_header(
     return await context.read_attachment(attachment), None
 
 
-async def _compute(context: ServerContext, ids: list[int]) -> list[tuple[int, bytes]]:
+async def _compute(
+    context: ServerContext, ids: list[int], *, parallel: bool = True
+) -> list[tuple[int, bytes]]:
+    """The JSON of these instances from their files; ``parallel``: all chunks at once (a request
+    waits for them), else one after the other (background work, leaving room for requests)."""
     async with context.index.transaction() as tx:
         attachments = await tx.get_attachments(ids)
         metadata = await tx.get_metadata(ids, [MetadataType.PIXEL_DATA_OFFSET, MetadataType.PIXEL_DATA_VR])
@@ -109,8 +114,27 @@ async def _compute(context: ServerContext, ids: list[int]) -> list[tuple[int, by
 
     known = [i for i in ids if i in files]
     parts = [known[i : i + _CHUNK] for i in range(0, len(known), _CHUNK)]
-    results = await asyncio.gather(*(chunk(part) for part in parts))
+    if parallel:
+        results = await asyncio.gather(*(chunk(part) for part in parts))
+    else:
+        results = [await chunk(part) for part in parts]
     return [item for result in results for item in result]
+
+
+async def keep_missing(context: ServerContext, ids: list[int]) -> int:
+    """Compute and keep the JSON of those of these instances that the index lacks, one chunk at a
+    time (the background path: another process may have kept some meanwhile, so it checks first).
+    Returns how many were computed."""
+    async with context.index.transaction() as tx:
+        known = await tx.get_dicomweb_metadata(ids)
+    missing = [i for i in ids if i not in known]
+    if not missing:
+        return 0
+    computed = await _compute(context, missing, parallel=False)
+    if computed:
+        async with context.index.transaction(write=True) as tx:
+            await tx.set_dicomweb_metadata(computed)
+    return len(computed)
 
 
 async def instances_json(context: ServerContext, instances: list[ResourceRow]) -> list[bytes]:

@@ -281,6 +281,22 @@ class SQLiteTransaction(SQLiteJobsStatements, SQLiteStorageCommitmentStatements)
             )
         return rows
 
+    async def count_descendants(self, ids: list[int], depth: int) -> dict[int, int]:
+        """For each id, how many resources there are ``depth`` levels below it (1: children)."""
+        joins = "".join(
+            f" JOIN resources d{k} ON d{k}.parent_id = d{k - 1}.internal_id" for k in range(2, depth + 1)
+        )
+        counts = {i: 0 for i in ids}
+        for chunk in _chunks(ids):
+            for owner, count in await self._all(
+                f"SELECT d1.parent_id, COUNT(*) FROM resources d1{joins} "
+                f"WHERE d1.parent_id IN ({_marks(len(chunk))}) GROUP BY d1.parent_id",
+                chunk,
+                rows=len(chunk),
+            ):
+                counts[owner] = count
+        return counts
+
     async def get_child_public_ids(self, parent_ids: list[int]) -> dict[int, list[str]]:
         """The public IDs of the children of each parent, in public-ID order (lighter than rows)."""
         result: dict[int, list[str]] = {i: [] for i in parent_ids}

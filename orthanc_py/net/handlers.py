@@ -14,6 +14,7 @@ import asyncio
 import io
 import logging
 from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pydicom
@@ -28,6 +29,7 @@ from ..core.identifiers import ResourceLevel
 from ..core.ingest import read_dataset
 from ..core.query import FindQuery, find_resources
 from ..core.requested_tags import descendants, requested_tag_values
+from .find_encoding import AnswerEncoder, pending_command, pending_pdus
 from .presentation import EXPLICIT_LITTLE_ENDIAN, IMPLICIT_LITTLE_ENDIAN
 from .storage_commitment import StorageCommitmentHandlers
 
@@ -45,6 +47,7 @@ TAG_SERIES_INSTANCE_UID = 0x0020000E
 TAG_ACCESSION_NUMBER = 0x00080050
 TAG_QUERY_RETRIEVE_LEVEL = 0x00080052
 TAG_SPECIFIC_CHARACTER_SET = 0x00080005
+TAG_RETRIEVE_AE_TITLE = 0x00080054
 _LEVELS = {
     "PATIENT": ResourceLevel.PATIENT,
     "STUDY": ResourceLevel.STUDY,
@@ -168,19 +171,35 @@ class DicomHandlers:
             return
         query = event.identifier
         try:
-            answers = self.run(self._find_answers(query))
+            matches = self.run(self._find_matches(query))
         except (OrthancError, ValueError) as error:
             logger.error("C-FIND from %s failed: %s", event.assoc.requestor.ae_title, error)
             yield UNABLE_TO_PROCESS, None
             return
-        for answer in answers:
+        syntax = str(event.context.transfer_syntax)
+        if not matches.sequences and AnswerEncoder.supports(matches.charset, syntax):
+            # The usual case, thousands of answers for a study list: encoded and sent from here.
+            encoder = AnswerEncoder(matches.charset, syntax)
+            request_id = int(event.request.MessageID or 0)
+            command = pending_command(str(event.request.AffectedSOPClassUID), request_id)
+            context_id = int(event.context.context_id or 0)
+            max_pdu = int(event.assoc.dimse.maximum_pdu_size or 0)  # of the peer; 0: no limit
+            for elements in matches.answers():
+                if event.is_cancelled:
+                    yield 0xFE00, None
+                    return
+                for pdu in pending_pdus(context_id, command, encoder.encode(elements), max_pdu):
+                    event.assoc.dul.send_pdu(pdu)
+            yield SUCCESS, None
+            return
+        for answer in matches.datasets():
             if event.is_cancelled:
                 yield 0xFE00, None
                 return
             yield PENDING, answer
         yield SUCCESS, None
 
-    async def _find_answers(self, query: Dataset) -> list[Dataset]:
+    async def _find_matches(self, query: Dataset) -> FindMatches:
         level_text = str(query.get("QueryRetrieveLevel", "")).strip().upper()
         level = _LEVELS.get(level_text)
         if level is None:
@@ -212,25 +231,18 @@ class DicomHandlers:
                 values = await requested_tag_values(self.context, tx, rows, requested)
             if rows and sequences:
                 stored_sequences = await self._stored_sequences(tx, rows, sequences)
-        # Orthanc answers in its DefaultEncoding, whatever character set the query used.
-        charset = _CHARACTER_SETS.get(self.context.settings.default_encoding, "ISO_IR 100")
-        answers = []
-        for row in rows:
-            answer = Dataset()
-            answer.SpecificCharacterSet = charset
-            answer.QueryRetrieveLevel = level_text
-            # Orthanc names itself, unless the query asked for RetrieveAETitle: then, like any
-            # requested tag, it comes from the stored file (empty).
-            answer.RetrieveAETitle = self.context.settings.dicom_aet
-            found = values.get(row.internal_id, {})
-            for tag in requested:
-                _set_value(answer, tag, found.get(tag))
-            stored = stored_sequences.get(row.internal_id, Dataset())
-            for tag in sequences:
-                # A sequence the resource lacks is answered empty (Orthanc 1.12).
-                answer.add(stored[tag] if tag in stored else pydicom.DataElement(tag, "SQ", []))
-            answers.append(answer)
-        return answers
+        return FindMatches(
+            level_text=level_text,
+            # Orthanc answers in its DefaultEncoding, whatever character set the query used.
+            charset=_CHARACTER_SETS.get(self.context.settings.default_encoding, "ISO_IR 100"),
+            aet=self.context.settings.dicom_aet,
+            requested=requested,
+            sequences=sequences,
+            values=[values.get(row.internal_id, {}) for row in rows],
+            stored_sequences=[stored_sequences.get(row.internal_id, Dataset()) for row in rows]
+            if sequences
+            else [],
+        )
 
     async def _stored_sequences(
         self, tx: Transaction, rows: list[ResourceRow], tags: list[int]
@@ -341,6 +353,45 @@ class DicomHandlers:
                 yield 0xFE00, None
                 return
             yield PENDING, self._read_dataset(public_id)
+
+
+@dataclass
+class FindMatches:
+    """What a C-FIND request matched: the values of the requested tags for each answer."""
+
+    level_text: str
+    charset: str
+    aet: str
+    requested: list[int]
+    sequences: list[int]
+    values: list[dict[int, str]]  # per answer, tag -> text value
+    stored_sequences: list[Dataset]  # per answer, the requested sequences as stored (if any)
+
+    def answers(self) -> Iterator[list[tuple[int, str | None]]]:
+        """Each answer as (tag, text value) elements, without the sequences."""
+        for found in self.values:
+            # Orthanc names itself, unless the query asked for RetrieveAETitle: then, like any
+            # requested tag, it comes from the stored file (empty).
+            elements: dict[int, str | None] = {
+                TAG_SPECIFIC_CHARACTER_SET: self.charset,
+                TAG_QUERY_RETRIEVE_LEVEL: self.level_text,
+                TAG_RETRIEVE_AE_TITLE: self.aet,
+            }
+            for tag in self.requested:
+                elements[tag] = found.get(tag)
+            yield list(elements.items())
+
+    def datasets(self) -> Iterator[Dataset]:
+        """Each answer as a pydicom dataset, with the requested sequences."""
+        stored_sequences = self.stored_sequences or [Dataset()] * len(self.values)
+        for elements, stored in zip(self.answers(), stored_sequences, strict=True):
+            answer = Dataset()
+            for tag, value in elements:
+                _set_value(answer, tag, value)
+            for tag in self.sequences:
+                # A sequence the resource lacks is answered empty (Orthanc 1.12).
+                answer.add(stored[tag] if tag in stored else pydicom.DataElement(tag, "SQ", []))
+            yield answer
 
 
 def received_file_bytes(event: evt.Event) -> bytes:

@@ -72,7 +72,9 @@ def make_instance(
 class Server:
     """orthanc_py on a free port, in a thread with its own event loop."""
 
-    def __init__(self, folder: Path, dicomweb: dict[str, object] | None = None) -> None:
+    def __init__(
+        self, folder: Path, dicomweb: dict[str, object] | None = None, extra: dict[str, object] | None = None
+    ) -> None:
         from hypercorn.asyncio import serve
         from hypercorn.config import Config
 
@@ -83,6 +85,7 @@ class Server:
                 "DicomPort": free_port(),
                 "HttpPort": self.port,
                 "DicomWeb": dicomweb or {},
+                **(extra or {}),
             }
         )
         self.app = create_app(settings)
@@ -118,8 +121,10 @@ class Server:
 
 
 @contextmanager
-def running_server(folder: Path, dicomweb: dict[str, object] | None = None) -> Iterator[Server]:
-    server = Server(folder, dicomweb)
+def running_server(
+    folder: Path, dicomweb: dict[str, object] | None = None, extra: dict[str, object] | None = None
+) -> Iterator[Server]:
+    server = Server(folder, dicomweb, extra)
     try:
         yield server
     finally:
