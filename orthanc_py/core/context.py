@@ -14,7 +14,7 @@ import hashlib
 import logging
 import os
 import uuid as uuid_module
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -95,9 +95,9 @@ class ServerContext:
 
     async def stop(self) -> None:
         await self.jobs.stop()  # first: running jobs save their position in the index
-        for task in self._tasks:
+        for task in list(self._tasks):
             task.cancel()
-        for task in self._tasks:
+        for task in list(self._tasks):
             try:
                 await task
             except (asyncio.CancelledError, Exception):
@@ -106,6 +106,17 @@ class ServerContext:
         await self.index.close()
         await self.storage.close()
         self.executor.shutdown(wait=True)
+
+    def in_background(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run work that outlives the request that started it; cancelled when the context stops."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.append(task)
+        task.add_done_callback(self._forget_task)
+        return task
+
+    def _forget_task(self, task: asyncio.Task[None]) -> None:
+        if task in self._tasks:
+            self._tasks.remove(task)
 
     async def run_cpu(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)

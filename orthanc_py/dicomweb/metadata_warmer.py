@@ -70,7 +70,7 @@ class MetadataWarmer:
         else:
             return
         if self._worker is None:
-            self._worker = asyncio.get_running_loop().create_task(self._run())
+            self._worker = self.context.in_background(self._run())
 
     def _has_work(self) -> bool:
         return bool(self._ids or self._instances or self._series)
