@@ -12,6 +12,8 @@ import base64
 import hashlib
 import io
 import json
+import re
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,6 +208,11 @@ def raw_body(data: bytes | str) -> Body:
 
 @dataclass(frozen=True)
 class Step:
+    """One request. ``path`` may name a field of an earlier answer of the same run, as in
+    ``/queries/{step0.ID}/answers`` (IDs of queries and jobs are random); with ``wait_job`` the
+    path is a job's (or a storage commitment report's), polled until it has finished before the
+    answer that is compared."""
+
     method: str
     path: str
     body: Body | None = None
@@ -213,6 +220,36 @@ class Step:
     compare: bool = True
     rules: tuple[Rule, ...] = ()
     note: str = ""
+    wait_job: bool = False
+
+
+STEP_REFERENCE = re.compile(r"\{step(\d+)\.(\w+)\}")
+JOB_WAIT_TIMEOUT = 30.0
+
+
+def resolve_path(path: str, answers: list[bytes]) -> str:
+    """``path`` with its ``{stepN.Field}`` replaced by that field of the N-th answer of this run."""
+
+    def field_of(match: re.Match[str]) -> str:
+        body = json.loads(answers[int(match.group(1))])
+        return str(body[match.group(2)])
+
+    return STEP_REFERENCE.sub(field_of, path)
+
+
+def send_step(
+    client: Any, method: str, path: str, content: bytes | None, headers: dict[str, str] | None, wait_job: bool
+) -> Any:
+    """Send one request with an httpx-like client; for ``wait_job``, once the job at ``path`` is done."""
+    if wait_job:
+        deadline = time.monotonic() + JOB_WAIT_TIMEOUT
+        while time.monotonic() < deadline:
+            answer = json.loads(client.request("GET", path).content)
+            state = answer.get("State", answer.get("Status"))  # a job, or a storage commitment
+            if state in ("Success", "Failure"):
+                break
+            time.sleep(0.05)
+    return client.request(method, path, content=content, headers=headers)
 
 
 @dataclass(frozen=True)
@@ -295,9 +332,15 @@ def fixture_paths(names: list[str] | None = None) -> list[Path]:
     return sorted(COMPAT_DIR.glob("*.json"))
 
 
-def runtime_config(recorded: dict[str, Any], tmp: Path) -> dict[str, Any]:
-    """The recorded configuration with its storage folders placed under ``tmp``."""
-    config = dict(recorded)
+def runtime_config(
+    recorded: dict[str, Any], tmp: Path, ports: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """The recorded configuration with its storage folders placed under ``tmp``, and the ports of
+    the DICOM peer and of the server's DICOM port when the scenario talks to the peer
+    (``dicom_peer.dicom_peer_for``)."""
+    from .dicom_peer import with_ports
+
+    config = with_ports(dict(recorded), ports)
     config["StorageDirectory"] = str(tmp / "storage")
     config["IndexDirectory"] = str(tmp / "index")
     return config

@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 
 from .compare import RuleSet, compare_response
+from .dicom_peer import dicom_peer_for
 from .model import (
     COMPAT_DIR,
     FORMAT_VERSION,
@@ -40,8 +41,10 @@ from .model import (
     Scenario,
     encode_response_body,
     load_fixture,
+    resolve_path,
     response_headers,
     runtime_config,
+    send_step,
 )
 
 ORTHANC_TOOL = REPO_ROOT.parent / "shared" / "tools" / "orthanc-1.12"
@@ -72,10 +75,13 @@ def _wait_port_free(port: int, timeout: float = 10.0) -> None:
 
 @contextlib.contextmanager
 def real_orthanc(config: dict[str, Any]) -> Iterator[httpx.Client]:
-    """A fresh real Orthanc with this configuration (storage placeholders resolved under /tmp)."""
+    """A fresh real Orthanc with this configuration (storage placeholders resolved under /tmp), and
+    the DICOM peer when the configuration names it."""
+    peer_stack = contextlib.ExitStack()
     tmp = Path(tempfile.mkdtemp(prefix="orthanc-compat-", dir="/tmp"))
     try:
-        runtime = runtime_config(config, tmp)
+        ports = peer_stack.enter_context(dicom_peer_for(config))
+        runtime = runtime_config(config, tmp, ports)
         config_path = tmp / "orthanc.json"
         config_path.write_text(json.dumps(runtime, indent=2), encoding="utf-8")
         for key in ("HttpPort", "DicomPort"):
@@ -92,6 +98,7 @@ def real_orthanc(config: dict[str, Any]) -> Iterator[httpx.Client]:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     finally:
+        peer_stack.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -151,8 +158,11 @@ def record_scenario(scenario: Scenario, keep_equivalent: bool = True) -> tuple[d
         version = _orthanc_version(client, config)
         for index, step in enumerate(scenario.steps):
             content = step.body.encode() if step.body is not None else None
-            response = client.request(step.method, step.path, content=content, headers=step.headers or None)
+            path = resolve_path(step.path, [answer[2] for answer in answers])
+            response = send_step(client, step.method, path, content, step.headers or None, step.wait_job)
             request: dict[str, Any] = {"method": step.method, "path": step.path}
+            if step.wait_job:
+                request["wait_job"] = True
             if step.headers:
                 request["headers"] = dict(step.headers)
             if step.body is not None:

@@ -15,7 +15,8 @@ from typing import Any
 
 from .compare import Difference, RuleSet, compare_response
 from .deviations import deviation_rules
-from .model import Rule, load_fixture, request_body_from_json, runtime_config
+from .dicom_peer import dicom_peer_for
+from .model import Rule, load_fixture, request_body_from_json, resolve_path, runtime_config, send_step
 
 
 def step_rules(fixture: dict[str, Any], step: dict[str, Any], index: int | None = None) -> RuleSet:
@@ -32,18 +33,23 @@ def replay_fixture(fixture: dict[str, Any], client: Any, *, orthanc_py: bool = T
     ``orthanc_py`` applies the deliberate deviations of orthanc_py (``deviations.py``); replaying
     against the real Orthanc does without them."""
     differences: list[Difference] = []
+    answers: list[bytes] = []
     for index, step in enumerate(fixture["steps"]):
         request = step["request"]
         label = f"{request['method']} {request['path']}"
         content = request_body_from_json(request.get("body"))
         try:
-            response = client.request(
+            response = send_step(
+                client,
                 request["method"],
-                request["path"],
-                content=content if request.get("body") is not None else None,
-                headers=request.get("headers") or None,
+                resolve_path(request["path"], answers),
+                content if request.get("body") is not None else None,
+                request.get("headers") or None,
+                request.get("wait_job", False),
             )
+            answers.append(response.content)
         except Exception as exc:  # an exception of the server under test is a difference, not a crash
+            answers.append(b"{}")
             tail = traceback.format_exception(exc)[-3:]
             differences.append(
                 Difference(index, label, "request", "<a response>", "".join(tail).strip(), "exception")
@@ -66,17 +72,21 @@ def replay_fixture(fixture: dict[str, Any], client: Any, *, orthanc_py: bool = T
 
 @contextlib.contextmanager
 def orthanc_py_client(fixture: dict[str, Any], tmp: Path) -> Iterator[Any]:
-    """orthanc_py in process, configured like the recorded Orthanc, seen from loopback."""
+    """orthanc_py in process, configured like the recorded Orthanc, seen from loopback (with the
+    DICOM peer when the configuration names it)."""
     from starlette.testclient import TestClient
 
     from orthanc_py.app import create_app
     from orthanc_py.config import settings_from_json
 
-    app = create_app(settings_from_json(runtime_config(fixture["config"], tmp)))
-    with TestClient(
-        app, base_url="http://127.0.0.1", client=("127.0.0.1", 50000), follow_redirects=False
-    ) as client:
-        yield client
+    with dicom_peer_for(fixture["config"]) as ports:
+        # With the DICOM peer, orthanc_py's DICOM server runs too: the peer's C-MOVEs send to it.
+        settings = settings_from_json(runtime_config(fixture["config"], tmp, ports))
+        app = create_app(settings, dicom_server=ports is not None)
+        with TestClient(
+            app, base_url="http://127.0.0.1", client=("127.0.0.1", 50000), follow_redirects=False
+        ) as client:
+            yield client
 
 
 def replay_against_orthanc_py(path: Path, tmp: Path) -> list[Difference]:

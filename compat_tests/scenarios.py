@@ -1317,4 +1317,8 @@ scenario(
     config={"Name": "Other Name", "DicomAet": "COMPATAET"},
 )
 
-from . import scenarios_dicomweb, scenarios_peers  # noqa: E402, F401  (register their scenarios)
+from . import (  # noqa: E402, F401  (register their scenarios)
+    scenarios_dicomweb,
+    scenarios_modalities,  # noqa: E402, F401
+    scenarios_peers,
+)

@@ -5,7 +5,7 @@ The jobs here send nothing (an empty list of resources) so that they finish with
 
 from __future__ import annotations
 
-from .model import json_body, shape
+from .model import Rule, json_body, shape
 from .scenarios import delete, get, post, put, scenario
 
 PEERS_CONFIG = {
@@ -33,13 +33,21 @@ PEERS_CONFIG = {
 }
 ISO_TIME = r"\d{8}T\d{6}(\.\d{1,6})?"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-JOB_RULES = (
-    shape("[*].ID", UUID),
-    shape("[*].CreationTime", ISO_TIME),
-    shape("[*].CompletionTime", ISO_TIME),
-    shape("[*].Timestamp", ISO_TIME),
-    shape("[*].EffectiveRuntime", r"\d+(\.\d+)?"),
-)
+
+
+def job_rules(prefix: str = "") -> tuple[Rule, ...]:
+    """The values of a finished job's JSON that change from run to run (``prefix``: ``[*].`` for
+    a list of jobs)."""
+    return (
+        shape(f"{prefix}ID", UUID),
+        shape(f"{prefix}CreationTime", ISO_TIME),
+        shape(f"{prefix}CompletionTime", ISO_TIME),
+        shape(f"{prefix}Timestamp", ISO_TIME),
+        shape(f"{prefix}EffectiveRuntime", r"\d+(\.\d+)?"),
+    )
+
+
+JOB_RULES = job_rules("[*].")
 
 scenario(
     "peers-list-configuration",

@@ -18,7 +18,7 @@ import pytest
 
 from . import dicom_factory
 from .compare import RuleSet, _match, diff_json, parse_path
-from .model import Rule, fixture_paths, load_fixture, request_body_from_json, shape, unordered
+from .model import Rule, fixture_paths, load_fixture, request_body_from_json, resolve_path, shape, unordered
 from .replay import replay_fixture
 
 FIXTURES = fixture_paths()
@@ -55,12 +55,15 @@ class RecordedServer:
         self.index = 0
         self.mutate = mutate
         self.opaque_steps: set[int] = set()
+        self.answers: list[bytes] = []
+        self.polled = False
 
     def request(
         self, method: str, url: str, content: bytes | None = None, headers: dict[str, str] | None = None
     ) -> FakeResponse:
         step = self.steps[self.index]
-        assert (method, url) == (step["request"]["method"], step["request"]["path"])
+        path = resolve_path(step["request"]["path"], self.answers)
+        assert (method, url) == (step["request"]["method"], path)
         assert (headers or {}) == step["request"].get("headers", {})
         response = copy.deepcopy(step["response"])
         if self.mutate is not None:
@@ -69,7 +72,12 @@ class RecordedServer:
         if data is None:
             self.opaque_steps.add(self.index)
             data = b"<not stored in the recording>"
-        self.index += 1
+        if step["request"].get("wait_job") and not self.polled:
+            self.polled = True  # the poll for the end of the job, then the step itself
+        else:
+            self.polled = False
+            self.index += 1
+            self.answers.append(data)
         return FakeResponse(response["status"], response["headers"], data)
 
 

@@ -52,3 +52,5 @@ class QueryRow:
     level: str
     query: str  # JSON
     answers: str  # JSON list
+    normalize: bool = True  # the query's "Normalize", which its child queries keep
+    timeout: int | None = None  # the query's "Timeout" (seconds), which its child queries keep

@@ -173,8 +173,18 @@ class SQLiteJobsStatements:
     async def add_query(self, query: QueryRow, keep: int) -> None:
         r = await self._one("SELECT COALESCE(MAX(seq), 0) + 1 FROM queries")
         await self.conn.execute(
-            "INSERT INTO queries (id, seq, modality, level, query, answers) VALUES (?, ?, ?, ?, ?, ?)",
-            (query.id, int(r[0]), query.modality, query.level, query.query, query.answers),
+            "INSERT INTO queries (id, seq, modality, level, query, answers, normalize, timeout)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                query.id,
+                int(r[0]),
+                query.modality,
+                query.level,
+                query.query,
+                query.answers,
+                int(query.normalize),
+                query.timeout,
+            ),
         )
         await self.conn.execute(
             "DELETE FROM queries WHERE id IN (SELECT id FROM queries ORDER BY seq DESC LIMIT -1 OFFSET ?)",
@@ -182,8 +192,13 @@ class SQLiteJobsStatements:
         )
 
     async def get_query(self, query_id: str) -> QueryRow | None:
-        r = await self._one("SELECT id, modality, level, query, answers FROM queries WHERE id=?", (query_id,))
-        return QueryRow(*r) if r else None
+        r = await self._one(
+            "SELECT id, modality, level, query, answers, normalize, timeout FROM queries WHERE id=?",
+            (query_id,),
+        )
+        if r is None:
+            return None
+        return QueryRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), None if r[6] is None else int(r[6]))
 
     async def list_query_ids(self) -> list[str]:
         return [r[0] for r in await self._all("SELECT id FROM queries ORDER BY id", rows=100)]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pydicom
+from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 from pynetdicom import AE, build_context, evt
 from pynetdicom.association import Association
@@ -320,7 +321,7 @@ def _level_keyword(level: str) -> str:
 
 
 def _query_dataset(level: str, query: dict[str, str]) -> Dataset:
-    from pydicom.datadict import dictionary_VR, tag_for_keyword
+    from pydicom.datadict import tag_for_keyword
 
     dataset = Dataset()
     dataset.QueryRetrieveLevel = level
@@ -351,6 +352,54 @@ def _find_model(level: str) -> str:
     return STUDY_ROOT_FIND
 
 
+# The identifiers that Orthanc adds (empty) to every C-FIND below and at the level, so that
+# answers can be retrieved later (DicomControlUserConnection::Find).
+_FIND_IDENTIFIERS = {
+    "PATIENT": (0x00100020,),
+    "STUDY": (0x00100020, 0x0020000D, 0x00080050),
+    "SERIES": (0x00100020, 0x0020000D, 0x00080050, 0x0020000E),
+    "IMAGE": (0x00100020, 0x0020000D, 0x00080050, 0x0020000E, 0x00080018),
+}
+# Computed keys that Normalize lets through at each level, besides the DICOM modules.
+_COUNTS = {
+    "PATIENT": {0x00201200, 0x00201202, 0x00201204},
+    "STUDY": {0x00080061, 0x00201206, 0x00201208, 0x00080062},
+    "SERIES": {0x00201209},
+    "IMAGE": set(),
+}
+SOP_INSTANCE_UID = 0x00080018
+MEDIA_STORAGE_SOP_INSTANCE_UID = 0x00020003
+
+
+def _allowed_find_tags(level: str) -> set[int]:
+    """Orthanc's NormalizeFindQuery: the tags of the DICOM modules of the level and the levels
+    above, its computed counts, and SpecificCharacterSet."""
+    from ..core.dicom_modules import MODULE_TAGS
+    from ..core.identifiers import ResourceLevel
+
+    modules = [ResourceLevel.PATIENT, ResourceLevel.STUDY, ResourceLevel.SERIES, ResourceLevel.INSTANCE]
+    allowed = {0x00080005} | _COUNTS[level]
+    for module in modules[: _LEVELS.index(level) + 1]:
+        allowed |= MODULE_TAGS[module]
+    return allowed
+
+
+def default_character_set(context: ServerContext) -> str:
+    from .handlers import _CHARACTER_SETS
+
+    return _CHARACTER_SETS.get(context.settings.default_encoding, "ISO_IR 100")
+
+
+def _as_orthanc_answer(answer: Dataset, charset: str) -> Dataset:
+    """An answer as Orthanc keeps it: its text decoded and re-encoded in the DefaultEncoding, and
+    the SOP Instance UID mirrored in the file meta field, as Orthanc's DICOM file of it has."""
+    answer.decode()
+    answer.SpecificCharacterSet = charset
+    if SOP_INSTANCE_UID in answer:
+        answer.add_new(MEDIA_STORAGE_SOP_INSTANCE_UID, "UI", answer[SOP_INSTANCE_UID].value)
+    return answer
+
+
 async def find(
     context: ServerContext,
     modality: RemoteModality,
@@ -360,25 +409,28 @@ async def find(
     timeout: float | None = None,
 ) -> list[Dataset]:
     """C-FIND at ``level`` ("Patient", "Study", "Series", "Instance"); ``query`` maps a tag
-    keyword or "gggg,eeee" to its value. With ``normalize``, the identifiers of the levels above
-    are added as empty return keys (Orthanc's behaviour), so that answers can be retrieved later.
-    Answers are returned as pydicom datasets, in arrival order."""
+    keyword or "gggg,eeee" to its value. As Orthanc: with ``normalize``, only the tags of the
+    level's DICOM modules (and those above) are kept; the identifiers of the levels down to this
+    one are always added as empty return keys, so that answers can be retrieved later; the query
+    is sent in the DefaultEncoding. Answers are returned as pydicom datasets, in arrival order."""
     keyword = _level_keyword(level)
-    query = dict(query)
-    if normalize:
-        for needed, from_level in (
-            ("PatientID", "PATIENT"),
-            ("StudyInstanceUID", "STUDY"),
-            ("SeriesInstanceUID", "SERIES"),
-            ("SOPInstanceUID", "IMAGE"),
-        ):
-            if _LEVELS.index(keyword) >= _LEVELS.index(from_level) and needed not in query:
-                query[needed] = ""
     identifier = _query_dataset(keyword, query)
+    if normalize:
+        allowed = _allowed_find_tags(keyword)
+        for tag in [element.tag for element in identifier if element.tag != 0x00080052]:
+            if tag not in allowed:
+                del identifier[tag]
+    if SOP_INSTANCE_UID in identifier:  # Orthanc's DICOM file of the query has it in its meta header
+        identifier.add_new(MEDIA_STORAGE_SOP_INSTANCE_UID, "UI", identifier[SOP_INSTANCE_UID].value)
+    charset = default_character_set(context)
+    identifier.SpecificCharacterSet = charset
+    for needed in _FIND_IDENTIFIERS[keyword]:
+        if needed not in identifier:
+            identifier.add_new(needed, dictionary_VR(needed), None)
     seconds = _timeout(context, modality, timeout)
     model = _find_model(keyword)
-
-    return await _c_find(context, modality, model, identifier, seconds)
+    answers = await _c_find(context, modality, model, identifier, seconds)
+    return [_as_orthanc_answer(answer, charset) for answer in answers]
 
 
 async def _c_find(
@@ -417,6 +469,23 @@ async def find_worklist(
 # --- C-MOVE and C-GET
 
 
+# What a C-MOVE (or C-GET) of each level names, whatever else is known of the resource (Orthanc's
+# DicomControlUserConnection::Move).
+_MOVE_IDENTIFIERS = {
+    "PATIENT": (0x00100020,),
+    "STUDY": (0x0020000D,),
+    "SERIES": (0x0020000D, 0x0020000E),
+    "IMAGE": (0x0020000D, 0x0020000E, 0x00080018),
+}
+
+
+def _move_identifiers(level: str, fields: dict[str, str]) -> dict[str, str]:
+    from ..core.dicom_tags import format_tag, parse_tag
+
+    wanted = _MOVE_IDENTIFIERS[level]
+    return {format_tag(tag): value for key, value in fields.items() if (tag := parse_tag(key)) in wanted}
+
+
 async def move(
     context: ServerContext,
     modality: RemoteModality,
@@ -429,7 +498,7 @@ async def move(
     """C-MOVE the resources matching ``identifiers`` (e.g. ``{"StudyInstanceUID": ...}``) from the
     modality to ``target_aet``. Raises OrthancError(NetworkProtocol) if any sub-operation failed."""
     keyword = _level_keyword(level)
-    identifier = _query_dataset(keyword, identifiers)
+    identifier = _query_dataset(keyword, _move_identifiers(keyword, identifiers))
     seconds = _timeout(context, modality, timeout)
     model = PATIENT_ROOT_MOVE
     if keyword != "PATIENT":
@@ -446,20 +515,34 @@ async def move(
         assoc = _connect(ae, modality)
         outcome = RetrieveOutcome()
         try:
-            for status, _ in assoc.send_c_move(identifier, target_aet, model):
-                if not status:
-                    raise _failure("C-MOVE", modality, None)
-                _count(outcome, status)
-                if status.Status in (0xFF00, 0xFF01):
-                    done = outcome.completed + outcome.failed + outcome.warning
-                    report(done, done + int(status.get("NumberOfRemainingSuboperations", 0)))
-                elif status.Status not in (0x0000, 0xB000):
-                    raise _failure("C-MOVE", modality, status.Status)
+            _follow_suboperations(
+                assoc.send_c_move(identifier, target_aet, model), outcome, "C-MOVE", modality, report
+            )
         finally:
             _release(assoc)
         return outcome
 
     return await asyncio.to_thread(run)
+
+
+def _follow_suboperations(
+    responses: Iterable[tuple[Dataset, Any]],
+    outcome: RetrieveOutcome,
+    operation: str,
+    modality: RemoteModality,
+    report: Callable[[int, int], None],
+) -> None:
+    """Count the sub-operations of the responses of a C-MOVE or C-GET into ``outcome``, reporting
+    (done, total) while they are pending; OrthancError(NetworkProtocol) on a failure status."""
+    for status, _ in responses:
+        if not status:
+            raise _failure(operation, modality, None)
+        _count(outcome, status)
+        if status.Status in (0xFF00, 0xFF01):
+            done = outcome.completed + outcome.failed + outcome.warning
+            report(done, done + int(status.get("NumberOfRemainingSuboperations", 0)))
+        elif status.Status not in (0x0000, 0xB000):
+            raise _failure(operation, modality, status.Status)
 
 
 def _count(outcome: RetrieveOutcome, status: Dataset) -> None:
@@ -481,7 +564,7 @@ async def get(
     from ..core.context import RequestOrigin
 
     keyword = _level_keyword(level)
-    identifier = _query_dataset(keyword, identifiers)
+    identifier = _query_dataset(keyword, _move_identifiers(keyword, identifiers))
     seconds = _timeout(context, modality, timeout)
     model = PATIENT_ROOT_GET
     if keyword != "PATIENT":
@@ -492,6 +575,10 @@ async def get(
         origin="DicomProtocol", remote_ip=modality.host, remote_aet=modality.aet, called_aet=calling_aet
     )
     outcome = RetrieveOutcome()
+
+    def report(done: int, total: int) -> None:
+        if progress is not None:
+            loop.call_soon_threadsafe(progress, done, total)
 
     def on_store(event: evt.Event) -> int:
         from .handlers import received_file_bytes
@@ -516,17 +603,7 @@ async def get(
             roles.append(build_role(sop_class))
         assoc = _connect(ae, modality, ext_neg=roles, evt_handlers=[(evt.EVT_C_STORE, on_store)])
         try:
-            for status, _ in assoc.send_c_get(identifier, model):
-                if not status:
-                    raise _failure("C-GET", modality, None)
-                _count(outcome, status)
-                if status.Status in (0xFF00, 0xFF01):
-                    done = outcome.completed + outcome.failed + outcome.warning
-                    total = done + int(status.get("NumberOfRemainingSuboperations", 0))
-                    if progress is not None:
-                        loop.call_soon_threadsafe(progress, done, total)
-                elif status.Status not in (0x0000, 0xB000):
-                    raise _failure("C-GET", modality, status.Status)
+            _follow_suboperations(assoc.send_c_get(identifier, model), outcome, "C-GET", modality, report)
         finally:
             _release(assoc)
         return outcome

@@ -32,7 +32,7 @@ from ..core.enumerations import MetadataType
 from ..core.errors import ErrorCode, OrthancError
 from ..core.identifiers import ResourceLevel
 from ..core.ingest import read_dataset
-from ..core.requested_tags import descendants
+from ..core.instances_below import instances_below_in
 from .modalities import RemoteModality
 from .presentation import STORAGE_COMMITMENT, UNCOMPRESSED_SYNTAXES
 
@@ -211,28 +211,17 @@ async def stored_instances(context: ServerContext, public_ids: list[str]) -> lis
     """(SOP class, SOP instance) of every instance of these resources (any level), as Orthanc's
     ``Resources`` field of a storage commitment request; OrthancError(UnknownResource) if one
     does not exist."""
-    pairs: list[tuple[str, str]] = []
     async with context.index.transaction() as tx:
-        for public_id in public_ids:
-            row = await tx.lookup(public_id)
-            if row is None:
-                raise OrthancError(ErrorCode.UnknownResource, f"Unknown resource: {public_id}")
-            if row.level is ResourceLevel.INSTANCE:
-                instances = [row]
-            else:
-                below = await descendants(tx, [row.internal_id], ResourceLevel.INSTANCE - row.level)
-                instances = below[row.internal_id]
-            ids = [r.internal_id for r in instances]
-            tags = await tx.get_main_tags(ids, [TAG_SOP_INSTANCE_UID])
-            classes = await tx.get_metadata(ids, [MetadataType.SOP_CLASS_UID])
-            for internal_id in ids:
-                pairs.append(
-                    (
-                        classes.get(internal_id, {}).get(MetadataType.SOP_CLASS_UID, ""),
-                        tags.get(internal_id, {}).get(TAG_SOP_INSTANCE_UID, ""),
-                    )
-                )
-    return pairs
+        ids = [row.internal_id for row in await instances_below_in(tx, public_ids)]
+        tags = await tx.get_main_tags(ids, [TAG_SOP_INSTANCE_UID])
+        classes = await tx.get_metadata(ids, [MetadataType.SOP_CLASS_UID])
+    return [
+        (
+            classes.get(internal_id, {}).get(MetadataType.SOP_CLASS_UID, ""),
+            tags.get(internal_id, {}).get(TAG_SOP_INSTANCE_UID, ""),
+        )
+        for internal_id in ids
+    ]
 
 
 async def request_commitment(

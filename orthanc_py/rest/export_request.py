@@ -8,10 +8,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
-from ..core.context import ServerContext
 from ..core.errors import ErrorCode, OrthancError
-from ..core.identifiers import ResourceLevel
-from ..core.requested_tags import descendants
 
 
 def _is_public_id(text: str) -> bool:
@@ -60,22 +57,6 @@ async def parse_export_request(request: Request) -> tuple[list[str], dict[str, A
             )
         ids.append(item.strip())
     return ids, others
-
-
-async def child_instances(context: ServerContext, public_ids: list[str]) -> list[str]:
-    """The instances below each resource (of any level), in order; an unknown ID is a 404."""
-    instances: list[str] = []
-    async with context.index.transaction() as tx:
-        for public_id in public_ids:
-            row = await tx.lookup(public_id)
-            if row is None:
-                raise OrthancError(ErrorCode.UnknownResource, f"Unknown resource: {public_id}")
-            if row.level is ResourceLevel.INSTANCE:
-                instances.append(row.public_id)
-                continue
-            below = await descendants(tx, [row.internal_id], ResourceLevel.INSTANCE - row.level)
-            instances.extend(r.public_id for r in below[row.internal_id])
-    return instances
 
 
 def optional_bool(body: dict[str, Any], name: str, default: bool = False) -> bool:

@@ -18,13 +18,13 @@ from starlette.routing import Route
 from ..core.context import ServerContext
 from ..core.dicom_tags import DicomText, dataset_to_json
 from ..core.errors import ErrorCode, OrthancError
+from ..core.instances_below import instances_below
 from ..core.jobs.modality_store import DicomModalityStoreJob
-from ..core.jobs.move_scu import DicomMoveScuJob
+from ..core.jobs.move_scu import retrieve_job
 from ..net import scu
 from ..net.modalities import RemoteModality, registry_for
 from .context_access import context_of
 from .export_request import (
-    child_instances,
     optional_bool,
     optional_int,
     optional_str,
@@ -130,7 +130,7 @@ async def store(request: Request) -> Response:
         raise OrthancError(ErrorCode.ParameterOutOfRange, "MoveOriginatorID must be in 0..65535")
     job = DicomModalityStoreJob(
         modality,
-        await child_instances(context, resources),
+        [row.public_id for row in await instances_below(context, resources)],
         local_aet=local_aet(context, modality),
         move_originator_aet=optional_str(body, "MoveOriginatorAet"),
         move_originator_id=originator_id,
@@ -191,7 +191,7 @@ async def _retrieve(request: Request, force_method: str | None) -> Response:
     _, queries = _resource_queries(body)
     method = force_method or "C-MOVE"
     target = "" if method == "C-GET" else optional_str(body, "TargetAet") or context.settings.dicom_aet
-    job = DicomMoveScuJob(
+    job = retrieve_job(
         modality, queries, local_aet=local_aet(context, modality), target_aet=target, method=method
     )
     return await answer_job(request, job, body)

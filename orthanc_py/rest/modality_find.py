@@ -36,7 +36,8 @@ _NOT_IN_TEMPLATE = {
     ResourceLevel.STUDY: {0x00080080, 0x00321032, 0x00321060},
     ResourceLevel.SERIES: {
         0x00080070, 0x00081010, 0x00180024, 0x00181090, 0x00201002, 0x00540081, 0x00200105,
-        0x00540101, 0x00200037, 0x00541000, 0x00181400, 0x00180010,
+        0x00540101, 0x00200037, 0x00541000, 0x00181400, 0x00180010, 0x00400244, 0x00400245,
+        0x00400275,
     },
 }  # fmt: skip
 # The identifiers of the levels above, which Orthanc copies into the query of each level.

@@ -10,11 +10,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..core.errors import ErrorCode, OrthancError
+from ..core.instances_below import instances_below
 from ..core.jobs.peer_store import OrthancPeerStoreJob
 from ..peers.client import PeerClient
 from ..peers.registry import OrthancPeer, peers_of
 from .context_access import context_of
-from .export_request import child_instances, optional_bool, optional_str, parse_export_request
+from .export_request import optional_bool, optional_str, parse_export_request
 from .jobs import answer_job
 from .responses import OrthancJSONResponse, empty_text
 
@@ -71,7 +72,7 @@ async def store_to_peer(request: Request) -> Response:
         raise OrthancError(ErrorCode.NotImplemented, "Transcoding before sending to a peer is not supported")
     job = OrthancPeerStoreJob(
         peer,
-        await child_instances(context, resources),
+        [row.public_id for row in await instances_below(context, resources)],
         description="REST API",
         permissive=optional_bool(body, "Permissive"),
         parent_resources=resources,

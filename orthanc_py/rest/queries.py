@@ -8,13 +8,14 @@ from dataclasses import replace
 from typing import Any
 
 import orjson
+from pydicom.datadict import keyword_for_tag
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..core.dicom_tags import reshape_tags
+from ..core.dicom_tags import format_tag, parse_tag, reshape_tags
 from ..core.errors import ErrorCode, OrthancError
-from ..core.jobs.move_scu import DicomMoveScuJob
+from ..core.jobs.move_scu import retrieve_job
 from ..index.jobs_rows import QueryRow
 from ..net import scu
 from ..net.modalities import registry_for
@@ -23,7 +24,7 @@ from .export_request import optional_bool, optional_int, optional_str
 from .instances import tags_shape
 from .jobs import answer_job
 from .modalities import answer_json, json_body, local_aet, modality_of, retrieve_method
-from .responses import OrthancJSONResponse, empty_json
+from .responses import OrthancJSONResponse, empty_text
 
 LEVELS = {"patient": "Patient", "study": "Study", "series": "Series", "instance": "Instance"}
 # The identifier of each level, and the levels above it, which a retrieve needs.
@@ -41,7 +42,7 @@ IDENTIFIERS = {
 
 def _level(value: Any) -> str:
     if not isinstance(value, str) or value.lower() not in LEVELS:
-        raise OrthancError(ErrorCode.ParameterOutOfRange, f"Unknown resource level: {value}")
+        raise OrthancError(ErrorCode.ParameterOutOfRange, f"Invalid resource type '{value}'")
     return LEVELS[value.lower()]
 
 
@@ -54,14 +55,25 @@ def _query_fields(value: Any) -> dict[str, str]:
 
 
 async def _run_query(
-    request: Request, modality_name: str, level: str, query: dict[str, str], body: dict[str, Any]
+    request: Request,
+    modality_name: str,
+    level: str,
+    query: dict[str, str],
+    body: dict[str, Any],
+    parent: QueryRow | None = None,
 ) -> Response:
+    """Run a C-FIND and keep it; a child query of ``parent``'s answer keeps its Normalize option and,
+    unless the body gives one, its Timeout (Orthanc's QueryAnswerChildren)."""
     context = context_of(request)
     modality = await registry_for(context).get(modality_name)
     if "LocalAet" in body:
         modality = replace(modality, local_aet=optional_str(body, "LocalAet") or None)
-    normalize = optional_bool(body, "Normalize", True)
-    timeout = optional_int(body, "Timeout") or None
+    if parent is None:
+        normalize = optional_bool(body, "Normalize", True)
+        timeout = optional_int(body, "Timeout") or None
+    else:
+        normalize = parent.normalize
+        timeout = optional_int(body, "Timeout") or parent.timeout
     answers = await scu.find(context, modality, level, query, normalize=normalize, timeout=timeout)
     row = QueryRow(
         id=str(uuid.uuid4()),
@@ -69,6 +81,8 @@ async def _run_query(
         level=level,
         query=orjson.dumps(query).decode(),
         answers=orjson.dumps([answer_json(a, "full") for a in answers]).decode(),
+        normalize=normalize,
+        timeout=timeout,
     )
     async with context.index.transaction(write=True) as tx:
         await tx.add_query(row, context.settings.query_retrieve_size)
@@ -89,7 +103,7 @@ async def _query_row(request: Request) -> QueryRow:
     async with context_of(request).index.transaction() as tx:
         row = await tx.get_query(request.path_params["id"])
     if row is None:
-        raise OrthancError(ErrorCode.UnknownResource, f"Unknown query: {request.path_params['id']}")
+        raise OrthancError(ErrorCode.UnknownResource)
     return row
 
 
@@ -106,7 +120,7 @@ def _answer(row: QueryRow, request: Request) -> dict[str, Any]:
             raise ValueError
         return answers[index]
     except (ValueError, IndexError) as e:
-        raise OrthancError(ErrorCode.ParameterOutOfRange, "No such answer") from e
+        raise OrthancError(ErrorCode.ParameterOutOfRange) from e
 
 
 async def list_queries(request: Request) -> Response:
@@ -122,8 +136,8 @@ async def query_operations(request: Request) -> Response:
 async def delete_query(request: Request) -> Response:
     async with context_of(request).index.transaction(write=True) as tx:
         if not await tx.delete_query(request.path_params["id"]):
-            raise OrthancError(ErrorCode.UnknownResource, f"Unknown query: {request.path_params['id']}")
-    return empty_json()
+            raise OrthancError(ErrorCode.UnknownResource)
+    return empty_text()
 
 
 async def list_answers(request: Request) -> Response:
@@ -165,7 +179,14 @@ async def query_modality(request: Request) -> Response:
 
 
 async def query_fields(request: Request) -> Response:
-    return OrthancJSONResponse(orjson.loads((await _query_row(request)).query))
+    """The fields of the query as given (not normalized), shown like the tags of an answer."""
+    fields: dict[str, str] = orjson.loads((await _query_row(request)).query)
+    tags: dict[str, dict[str, Any]] = {}
+    for key, value in fields.items():
+        tag = parse_tag(key)
+        if tag is not None:
+            tags[format_tag(tag)] = {"Name": keyword_for_tag(tag) or key, "Type": "String", "Value": value}
+    return OrthancJSONResponse(reshape_tags(dict(sorted(tags.items())), tags_shape(request.query_params)))
 
 
 def _identifiers(level: str, answer: dict[str, Any]) -> dict[str, str]:
@@ -178,6 +199,17 @@ def _identifiers(level: str, answer: dict[str, Any]) -> dict[str, str]:
             )
         found[keyword] = entry["Value"]
     return found
+
+
+def _retrieved_fields(level: str, answer: dict[str, Any]) -> dict[str, str]:
+    """What a retrieve job keeps of an answer (Orthanc shows it in the job's content): its text
+    values, but the character set and file meta fields; it must have the identifiers of its level."""
+    _identifiers(level, answer)
+    return {
+        tag: entry["Value"]
+        for tag, entry in answer.items()
+        if isinstance(entry.get("Value"), str) and tag != "0008,0005" and not tag.startswith("0002,")
+    }
 
 
 async def _retrieve(request: Request, row: QueryRow, answers: list[dict[str, Any]]) -> Response:
@@ -196,8 +228,8 @@ async def _retrieve(request: Request, row: QueryRow, answers: list[dict[str, Any
     modality = await registry_for(context).get(row.modality)
     method = retrieve_method(context, body, modality)
     target = "" if method == "C-GET" else str(body.get("TargetAet") or context.settings.dicom_aet)
-    queries = [{"Level": row.level, "Query": _identifiers(row.level, a)} for a in answers]
-    job = DicomMoveScuJob(
+    queries = [{"Level": row.level, "Query": _retrieved_fields(row.level, a)} for a in answers]
+    job = retrieve_job(
         modality, queries, local_aet=local_aet(context, modality), target_aet=target, method=method
     )
     return await answer_job(request, job, body)
@@ -227,7 +259,7 @@ def _child_query(child_level: str) -> Any:
             raise OrthancError(ErrorCode.BadFileFormat, "The body must be a JSON object")
         fields = dict(_query_fields(body.get("Query")))
         fields.update(_identifiers(row.level, answer))
-        return await _run_query(request, row.modality, child_level, fields, body)
+        return await _run_query(request, row.modality, child_level, fields, body, parent=row)
 
     refine.__name__ = f"query_{child_level.lower()}"
     return refine

@@ -138,7 +138,10 @@ def test_query_answers_and_retrieve(setup: Setup) -> None:
     assert query["Path"] == f"/queries/{query['ID']}" and query["ID"] in ours.get("/queries").json()
     path = query["Path"]
     assert ours.get(f"{path}/level").text == "Study" and ours.get(f"{path}/modality").text == "orthanc"
-    assert ours.get(f"{path}/query").json() == {"PatientID": "MOD3"}
+    assert ours.get(f"{path}/query").json() == {
+        "0010,0020": {"Name": "PatientID", "Type": "String", "Value": "MOD3"}
+    }
+    assert ours.get(f"{path}/query?simplify").json() == {"PatientID": "MOD3"}
     assert ours.get(f"{path}/answers").json() == ["0"]
     content = ours.get(f"{path}/answers/0/content", params={"simplify": ""}).json()
     assert content["StudyInstanceUID"] == "1.2.826.0.1.3680043.8.1055.51.3"
@@ -148,10 +151,10 @@ def test_query_answers_and_retrieve(setup: Setup) -> None:
     assert ours.get(f"{series['Path']}/answers").json() == ["0"]
     moved = ours.post(f"{path}/answers/0/retrieve", json={"TargetAet": "ORTHANCPY"}).json()
     assert moved["TargetAet"] == "ORTHANCPY" and moved["RemoteAet"] == "ORTHANC110"
-    assert moved["Query"][0]["StudyInstanceUID"] == "1.2.826.0.1.3680043.8.1055.51.3"
+    assert moved["Query"][0]["0020,000d"] == "1.2.826.0.1.3680043.8.1055.51.3"
     patients = ours.get("/patients", params={"expand": ""}).json()
     assert any(p["MainDicomTags"]["PatientID"] == "MOD3" for p in patients)
-    assert ours.delete(path).json() == {} and ours.get(path).status_code == 404
+    assert ours.delete(path).content == b"" and ours.get(path).status_code == 404
 
 
 def test_find_routes(setup: Setup) -> None:
@@ -214,7 +217,7 @@ def test_child_queries_of_answers(setup: Setup) -> None:
     content = ours.get(f"{studies['Path']}/answers/0/content", params={"simplify": ""}).json()
     assert content["StudyInstanceUID"] == "1.2.826.0.1.3680043.8.1055.51.7"
     assert content["StudyDescription"] == "CHEST"
-    assert ours.get(f"{studies['Path']}/query").json()["PatientID"] == "MOD7"
+    assert ours.get(f"{studies['Path']}/query?simplify").json()["PatientID"] == "MOD7"
     assert ours.post(f"{studies['Path']}/answers/0/query-studies", json={}).status_code == 404
     series = ours.post(f"{studies['Path']}/answers/0/query-series", json={}).json()
     assert ours.get(f"{series['Path']}/answers/0").json() == ["content", "retrieve", "query-instances"]

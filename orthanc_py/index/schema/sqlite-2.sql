@@ -56,7 +56,10 @@ CREATE TABLE queries (
   modality TEXT NOT NULL,
   level TEXT NOT NULL,
   query TEXT NOT NULL,  -- JSON of the query, as GET /queries/{id}/query shows it
-  answers TEXT NOT NULL  -- JSON list of the answers, each a DICOM-as-JSON dataset
+  answers TEXT NOT NULL,  -- JSON list of the answers, each a DICOM-as-JSON dataset
+  -- carried into the child queries of its answers (/answers/{n}/query-*), as Orthanc does:
+  normalize INTEGER NOT NULL DEFAULT 1,  -- its "Normalize" option
+  timeout INTEGER  -- its "Timeout" in seconds, NULL for the modality's default
 );
 
 -- DICOMweb (dicomweb/). The DICOM JSON of each instance for WADO-RS /metadata, without bulk data,
