@@ -126,3 +126,30 @@ def series_status(expected: int | None, indexes: list[str | None]) -> str:
             return SeriesStatus.INCONSISTENT
         seen.add(index)
     return SeriesStatus.COMPLETE if len(seen) == expected else SeriesStatus.MISSING
+
+
+# The SpecificCharacterSet (0008,0005) of each DefaultEncoding, as Orthanc writes it in the DICOM
+# it produces (C-FIND answers and queries, DICOMweb answers).
+_CHARACTER_SETS = {
+    "Ascii": "ISO_IR 6",
+    "Utf8": "ISO_IR 192",
+    "Latin1": "ISO_IR 100",
+    "Latin2": "ISO_IR 101",
+    "Latin3": "ISO_IR 109",
+    "Latin4": "ISO_IR 110",
+    "Latin5": "ISO_IR 148",
+    "Cyrillic": "ISO_IR 144",
+    "Arabic": "ISO_IR 127",
+    "Greek": "ISO_IR 126",
+    "Hebrew": "ISO_IR 138",
+    "Thai": "ISO_IR 166",
+    "Japanese": "ISO_IR 13",
+    "Chinese": "GB18030",
+    "Korean": "ISO 2022 IR 149",
+    "JapaneseKanji": "ISO 2022 IR 87",
+    "SimplifiedChinese": "GBK",
+}
+
+
+def specific_character_set(default_encoding: str) -> str:
+    return _CHARACTER_SETS.get(default_encoding, "ISO_IR 100")

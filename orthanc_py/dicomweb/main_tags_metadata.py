@@ -16,12 +16,12 @@ from collections import Counter
 
 from ..core.context import ServerContext
 from ..core.dicom_tags import DicomText
+from ..core.enumerations import specific_character_set
 from ..core.errors import OrthancError
 from ..core.identifiers import ResourceLevel
 from ..core.ingest import read_dataset
 from ..core.requested_tags import descendants
 from ..index.base import ResourceRow
-from ..net.handlers import _CHARACTER_SETS
 from .json_model import Json, tags_to_dicomweb
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ async def main_tags_metadata(
     extrapolated: dict[ResourceLevel, list[int]] | None = None,
 ) -> list[Json]:
     """The DICOM JSON of each instance, from the index (plus a few files when extrapolating)."""
-    charset = _CHARACTER_SETS.get(context.settings.default_encoding, "ISO_IR 100")
+    charset = specific_character_set(context.settings.default_encoding)
     parent_of: dict[int, int | None] = {r.internal_id: r.parent_id for r in instances}
     levels: dict[ResourceLevel, list[ResourceRow]] = {ResourceLevel.INSTANCE: instances}
     samples: dict[int, list[ResourceRow]] = {}

@@ -24,6 +24,7 @@ from pynetdicom import build_context, evt
 
 from ..core.context import RequestOrigin
 from ..core.dicom_tags import TAG_PATIENT_ID, TAG_SOP_INSTANCE_UID, TAG_STUDY_INSTANCE_UID
+from ..core.enumerations import specific_character_set
 from ..core.errors import OrthancError
 from ..core.identifiers import ResourceLevel
 from ..core.ingest import read_dataset
@@ -60,25 +61,6 @@ _IDENTIFIER_OF_LEVEL = {
     ResourceLevel.STUDY: TAG_STUDY_INSTANCE_UID,
     ResourceLevel.SERIES: TAG_SERIES_INSTANCE_UID,
     ResourceLevel.INSTANCE: TAG_SOP_INSTANCE_UID,
-}
-_CHARACTER_SETS = {
-    "Ascii": "ISO_IR 6",
-    "Utf8": "ISO_IR 192",
-    "Latin1": "ISO_IR 100",
-    "Latin2": "ISO_IR 101",
-    "Latin3": "ISO_IR 109",
-    "Latin4": "ISO_IR 110",
-    "Latin5": "ISO_IR 148",
-    "Cyrillic": "ISO_IR 144",
-    "Arabic": "ISO_IR 127",
-    "Greek": "ISO_IR 126",
-    "Hebrew": "ISO_IR 138",
-    "Thai": "ISO_IR 166",
-    "Japanese": "ISO_IR 13",
-    "Chinese": "GB18030",
-    "Korean": "ISO 2022 IR 149",
-    "JapaneseKanji": "ISO 2022 IR 87",
-    "SimplifiedChinese": "GBK",
 }
 
 # DIMSE statuses
@@ -234,7 +216,7 @@ class DicomHandlers:
         return FindMatches(
             level_text=level_text,
             # Orthanc answers in its DefaultEncoding, whatever character set the query used.
-            charset=_CHARACTER_SETS.get(self.context.settings.default_encoding, "ISO_IR 100"),
+            charset=specific_character_set(self.context.settings.default_encoding),
             aet=self.context.settings.dicom_aet,
             requested=requested,
             sequences=sequences,

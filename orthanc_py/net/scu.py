@@ -24,6 +24,7 @@ from pydicom.dataset import Dataset
 from pynetdicom import AE, build_context, evt
 from pynetdicom.association import Association
 
+from ..core.enumerations import specific_character_set
 from ..core.errors import ErrorCode, OrthancError
 from .modalities import RemoteModality
 from .presentation import (
@@ -385,9 +386,7 @@ def _allowed_find_tags(level: str) -> set[int]:
 
 
 def default_character_set(context: ServerContext) -> str:
-    from .handlers import _CHARACTER_SETS
-
-    return _CHARACTER_SETS.get(context.settings.default_encoding, "ISO_IR 100")
+    return specific_character_set(context.settings.default_encoding)
 
 
 def _as_orthanc_answer(answer: Dataset, charset: str) -> Dataset:
