@@ -13,14 +13,16 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import struct
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pydicom
 from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 from pynetdicom import build_context, evt
+from pynetdicom.dimse_primitives import C_STORE
 
 from ..core.context import RequestOrigin
 from ..core.dicom_tags import TAG_PATIENT_ID, TAG_SOP_INSTANCE_UID, TAG_STUDY_INSTANCE_UID
@@ -376,10 +378,49 @@ class FindMatches:
             yield answer
 
 
+# The file meta header Orthanc 1.12 writes before a received dataset (DCMTK 3.6.9's), so that a
+# file received over DICOM is the same, byte for byte, as the one Orthanc would store.
+IMPLEMENTATION_CLASS_UID = "1.2.276.0.7230010.3.0.3.6.9"
+IMPLEMENTATION_VERSION_NAME = "OFFIS_DCMTK_369"
+
+
 def received_file_bytes(event: evt.Event) -> bytes:
     """The received C-STORE dataset as a DICOM file, without decoding it: the encoded bytes as
     they came, behind a file meta header built from the request and the presentation context."""
-    return bytes(event.encoded_dataset(include_meta=True))
+    request = cast(C_STORE, event.request)
+    meta = file_meta_bytes(
+        str(request.AffectedSOPClassUID),
+        str(request.AffectedSOPInstanceUID),
+        str(event.context.transfer_syntax),
+    )
+    dataset = cast(io.BytesIO, request.DataSet)
+    return meta + dataset.getvalue()
+
+
+def file_meta_bytes(sop_class_uid: str, sop_instance_uid: str, transfer_syntax_uid: str) -> bytes:
+    """Preamble, ``DICM`` and the group 0002 elements, in explicit VR little endian."""
+
+    def element(element_number: int, vr: bytes, value: bytes) -> bytes:
+        return struct.pack("<HH2sH", 0x0002, element_number, vr, len(value)) + value
+
+    def uid(text: str) -> bytes:
+        raw = text.encode("ascii")
+        return raw + b"\0" if len(raw) % 2 else raw
+
+    version_name = IMPLEMENTATION_VERSION_NAME.encode("ascii")
+    if len(version_name) % 2:
+        version_name += b" "
+    body = (
+        struct.pack("<HH2sHI", 0x0002, 0x0001, b"OB", 0, 2)
+        + b"\0\1"
+        + element(0x0002, b"UI", uid(sop_class_uid))
+        + element(0x0003, b"UI", uid(sop_instance_uid))
+        + element(0x0010, b"UI", uid(transfer_syntax_uid))
+        + element(0x0012, b"UI", uid(IMPLEMENTATION_CLASS_UID))
+        + element(0x0013, b"SH", version_name)
+    )
+    group_length = struct.pack("<HH2sHI", 0x0002, 0x0000, b"UL", 4, len(body))
+    return b"\0" * 128 + b"DICM" + group_length + body
 
 
 def _contexts_for(pairs: list[tuple[str, str]]) -> list[Any]:
