@@ -19,10 +19,11 @@ from pydicom.datadict import (
     dictionary_keyword,
     dictionary_VR,
     private_dictionary_description,
+    tag_for_keyword,
 )
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.tag import BaseTag, Tag
+from pydicom.tag import BaseTag
 from pydicom.valuerep import PersonName
 
 from .identifiers import ResourceLevel
@@ -146,10 +147,9 @@ def parse_tag(text: str) -> int | None:
             main = TAG_OF_MAIN_NAME.get(t)
             if main is not None:
                 return main
-            try:
-                return int(Tag(t))
-            except (ValueError, TypeError):
-                return None
+            # A keyword of the dictionary only: pydicom's Tag() would also read "+0" or "12" as
+            # numbers, which no client means as a tag.
+            return tag_for_keyword(t) if t.isidentifier() else None
     if len(group) != 4 or len(element) != 4:
         return None
     try:
