@@ -20,15 +20,13 @@ from starlette.responses import Response
 
 from ..core.context import ServerContext
 from ..core.errors import ErrorCode, OrthancError
-from ..core.identifiers import ResourceLevel
+from ..core.instances_below import instances_below
 from ..core.jobs.dicomweb_client import (
     DicomWebRetrieveClientJob,
     DicomWebStowClientJob,
     http_session,
     retrieve_paths,
 )
-from ..core.requested_tags import descendants
-from ..index.base import ResourceRow
 from ..rest.jobs import answer_job
 from .servers import server_named
 
@@ -95,21 +93,6 @@ async def wado(request: Request) -> Response:
 # --------------------------------------------------------------------------- STOW-RS client
 
 
-async def _instances_of_resources(context: ServerContext, ids: list[str]) -> list[ResourceRow]:
-    instances: list[ResourceRow] = []
-    async with context.index.transaction() as tx:
-        for public_id in ids:
-            row = await tx.lookup(public_id)
-            if row is None:
-                raise OrthancError(ErrorCode.UnknownResource, f"Unknown resource: {public_id}")
-            if row.level is ResourceLevel.INSTANCE:
-                instances.append(row)
-            else:
-                below = await descendants(tx, [row.internal_id], ResourceLevel.INSTANCE - row.level)
-                instances.extend(below[row.internal_id])
-    return instances
-
-
 async def stow(request: Request) -> Response:
     """A ``DicomWebStowClient`` job; synchronous unless the body says otherwise, as in the plugin."""
     context: ServerContext = request.app.state.context
@@ -119,7 +102,7 @@ async def stow(request: Request) -> Response:
     resources = body.get("Resources")
     if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
         raise OrthancError(ErrorCode.BadFileFormat, 'The field "Resources" must be a list of Orthanc IDs')
-    instances = await _instances_of_resources(context, resources)
+    instances = await instances_below(context, resources)
     job = DicomWebStowClientJob(
         name,
         server,
