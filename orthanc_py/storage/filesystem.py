@@ -36,11 +36,16 @@ class FilesystemStorage:
 
     def _create_sync(self, uuid: str, content: bytes) -> None:
         path = self.path_of(uuid)
-        folder = os.path.dirname(path)
-        os.makedirs(folder, exist_ok=True)
         temporary = f"{path}.tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
         try:
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                fd = os.open(temporary, flags, 0o644)
+            except FileNotFoundError:
+                # The xx/yy folders are made on first use only (a removal may also have just
+                # deleted them, emptied): cheaper than checking them before every write.
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                fd = os.open(temporary, flags, 0o644)
             try:
                 view = memoryview(content)
                 while view:
