@@ -6,7 +6,7 @@ from ..core.context import ServerContext
 from ..core.dicom_tags import TAG_SERIES_INSTANCE_UID, TAG_SOP_INSTANCE_UID, TAG_STUDY_INSTANCE_UID
 from ..core.errors import ErrorCode, OrthancError
 from ..core.identifiers import ResourceLevel
-from ..core.requested_tags import descendants
+from ..core.instances_below import instances_of_rows
 from ..index.base import ResourceRow, Transaction
 
 _TAG_OF_LEVEL = {
@@ -59,8 +59,5 @@ async def _ancestors_match(tx: Transaction, row: ResourceRow, uids: list[str]) -
 
 async def instances_of(context: ServerContext, row: ResourceRow) -> list[ResourceRow]:
     """The instances below a study or series (the instance itself for an instance)."""
-    if row.level is ResourceLevel.INSTANCE:
-        return [row]
     async with context.index.transaction() as tx:
-        below = await descendants(tx, [row.internal_id], ResourceLevel.INSTANCE - row.level)
-    return below[row.internal_id]
+        return await instances_of_rows(tx, [row])

@@ -30,6 +30,7 @@ from ..core.enumerations import specific_character_set
 from ..core.errors import OrthancError
 from ..core.identifiers import ResourceLevel
 from ..core.ingest import read_dataset
+from ..core.instances_below import instances_of_rows, sop_classes_and_syntaxes
 from ..core.query import FindQuery, find_resources
 from ..core.requested_tags import descendants, requested_tag_values
 from .find_encoding import AnswerEncoder, pending_command, pending_pdus
@@ -270,20 +271,7 @@ class DicomHandlers:
             rows = []
             for value in raw.split("\\"):
                 rows += await tx.lookup_identifier(level, tag, value.strip())
-            if level is ResourceLevel.INSTANCE:
-                return [r.public_id for r in rows]
-            below = await descendants(tx, [r.internal_id for r in rows], ResourceLevel.INSTANCE - level)
-        return [i.public_id for r in rows for i in below[r.internal_id]]
-
-    async def _read_datasets(self, ids: list[str]) -> list[tuple[str, str]]:
-        """(SOP class, transfer syntax) of each instance, to propose the presentation contexts."""
-        from .scu import _sop_class_and_syntax
-
-        pairs = []
-        for public_id in ids:
-            data = await self.context.read_dicom(public_id)
-            pairs.append(await asyncio.to_thread(_sop_class_and_syntax, data))
-        return pairs
+            return [i.public_id for i in await instances_of_rows(tx, rows)]
 
     def _read_dataset(self, public_id: str) -> Dataset:
         data = self.run(self.context.read_dicom(public_id))
@@ -306,7 +294,7 @@ class DicomHandlers:
         target = targets[0]
         try:
             ids = self.run(self._instances(event.identifier))
-            pairs = self.run(self._read_datasets(ids)) if ids else []
+            pairs = self.run(sop_classes_and_syntaxes(self.context, ids)) if ids else []
         except (OrthancError, ValueError) as error:
             logger.error("C-MOVE from %s failed: %s", event.assoc.requestor.ae_title, error)
             yield target.host, target.port

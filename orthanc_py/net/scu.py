@@ -26,6 +26,7 @@ from pynetdicom.association import Association
 
 from ..core.enumerations import specific_character_set
 from ..core.errors import ErrorCode, OrthancError
+from ..core.instances_below import sop_class_and_syntax_of_file, sop_classes_and_syntaxes
 from .modalities import RemoteModality
 from .presentation import (
     EXPLICIT_LITTLE_ENDIAN,
@@ -180,11 +181,10 @@ async def store(
     if not ids:
         return outcome
     seconds = _timeout(context, modality, timeout)
-    # First the SOP classes and syntaxes to propose: the headers of every file.
+    # First the SOP classes and syntaxes to propose, as the index recorded them.
     proposals: dict[str, set[str]] = {}
-    for public_id in ids:
-        data = await context.read_dicom(public_id)
-        await asyncio.to_thread(_propose, proposals, data, modality, transfer_syntax)
+    for sop_class, syntax in await sop_classes_and_syntaxes(context, ids):
+        _propose(proposals, sop_class, syntax, modality, transfer_syntax)
 
     def open_association() -> Association:
         return _open_store_association(context, modality, proposals, seconds)
@@ -221,7 +221,7 @@ async def store_bytes(
 
     def run() -> tuple[str, str]:
         proposals: dict[str, set[str]] = {}
-        sop_class = _propose(proposals, data, modality, None)
+        sop_class = _propose(proposals, *sop_class_and_syntax_of_file(data), modality, None)
         assoc = _open_store_association(context, modality, proposals, seconds)
         try:
             sop_instance = _send_one(assoc, modality, data, None, None, None)
@@ -233,10 +233,14 @@ async def store_bytes(
 
 
 def _propose(
-    proposals: dict[str, set[str]], data: bytes, modality: RemoteModality, transfer_syntax: str | None
+    proposals: dict[str, set[str]],
+    sop_class: str,
+    syntax: str,
+    modality: RemoteModality,
+    transfer_syntax: str | None,
 ) -> str:
-    """Add the presentation contexts that sending ``data`` needs; returns its SOP class UID."""
-    sop_class, syntax = _sop_class_and_syntax(data)
+    """Add the presentation contexts that sending an instance of ``sop_class`` stored in
+    ``syntax`` needs; returns ``sop_class``."""
     wanted = {transfer_syntax} if transfer_syntax else {syntax, *UNCOMPRESSED_SYNTAXES}
     if not modality.allow_transcoding and not transfer_syntax:
         wanted = {syntax}
@@ -259,12 +263,6 @@ def _syntax_preference(syntax: str) -> tuple[int, str]:
     """Propose the file's own syntax first, then explicit, then implicit little endian."""
     order = {EXPLICIT_LITTLE_ENDIAN: 1, IMPLICIT_LITTLE_ENDIAN: 2}
     return (order.get(syntax, 0 if syntax not in UNCOMPRESSED_SYNTAXES else 3), syntax)
-
-
-def _sop_class_and_syntax(data: bytes) -> tuple[str, str]:
-    dataset = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, specific_tags=["SOPClassUID"])
-    syntax = str(getattr(dataset.file_meta, "TransferSyntaxUID", "") or IMPLICIT_LITTLE_ENDIAN)
-    return str(dataset.get("SOPClassUID", "")), syntax
 
 
 def _send_one(

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from ..core.dicom_modules import MODULE_TAGS
 from ..core.dicom_tags import format_tag, parse_tag, reshape_tags
 from ..core.identifiers import ResourceLevel
-from ..core.requested_tags import descendants
+from ..core.instances_below import instances_of_rows
 from ..index.base import ResourceRow
 from .context_access import context_of
 from .instances import instance_tags_json, tags_shape
@@ -24,10 +24,8 @@ async def _instances_of(request: Request) -> list[ResourceRow]:
     context = context_of(request)
     level = level_of(request) if "level" in request.path_params else ResourceLevel.STUDY
     row = await context.lookup(level, request.path_params["id"])
-    if level is ResourceLevel.INSTANCE:
-        return [row]
     async with context.index.transaction() as tx:
-        return (await descendants(tx, [row.internal_id], ResourceLevel.INSTANCE - level))[row.internal_id]
+        return await instances_of_rows(tx, [row])
 
 
 async def _full_tags(request: Request, instance: ResourceRow) -> dict[str, Any]:
