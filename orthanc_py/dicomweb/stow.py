@@ -18,7 +18,7 @@ from starlette.responses import Response
 from ..core.context import ServerContext
 from ..core.dicom_tags import DicomText
 from ..core.errors import ErrorCode, OrthancError
-from ..core.ingest import read_dataset
+from ..core.ingest import ParsedInstance, read_dataset
 from ..rest.instances import origin_of
 from ..rest.responses import dump_json
 from .config import dicomweb_config
@@ -51,6 +51,24 @@ def _uids(data: bytes) -> dict[str, str]:
     return {name: text.string_value(tag) or "" for name, tag in tags.items()}
 
 
+def _uids_of(parsed: ParsedInstance) -> dict[str, str]:
+    ids = parsed.ids
+    return {
+        "study": ids.study_instance_uid,
+        "series": ids.series_instance_uid,
+        "sop_class": parsed.sop_class_uid,
+        "sop_instance": ids.sop_instance_uid,
+    }
+
+
+def _referenced(uids: dict[str, str]) -> dict[str, Any]:
+    """ReferencedSOPClassUID and ReferencedSOPInstanceUID of an answer item."""
+    return {
+        "00081150": element("UI", [uids["sop_class"]] if uids["sop_class"] else None),
+        "00081155": element("UI", [uids["sop_instance"]] if uids["sop_instance"] else None),
+    }
+
+
 async def stow(request: Request) -> Response:
     context: ServerContext = request.app.state.context
     media, params = parse_media_type(request.headers.get("content-type", ""))
@@ -69,29 +87,37 @@ async def stow(request: Request) -> Response:
         part_type = parse_media_type(part.content_type)[0] if part.content_type else ""
         if part_type not in ("", "application/dicom"):
             return _unsupported_media_type(request)
+        # Parsed here only when the study must be checked before storing: otherwise the store's
+        # own parse gives the UIDs of the answer.
+        uids: dict[str, str] | None = None
+        if expected_study is not None:
+            try:
+                uids = await context.run_cpu(_uids, part.data)
+            except OrthancError:
+                logger.info("STOW-RS: ignoring a part that is not DICOM")
+                continue
+            if uids["study"] != expected_study:
+                logger.info(
+                    "STOW-RS: instance of study %s refused at study %s", uids["study"], expected_study
+                )
+                failed.append({**_referenced(uids), "00081197": element("US", [PROCESSING_FAILURE])})
+                continue
         try:
-            uids = await context.run_cpu(_uids, part.data)
-        except OrthancError:
-            logger.info("STOW-RS: ignoring a part that is not DICOM")
-            continue
-        item = {
-            "00081150": element("UI", [uids["sop_class"]] if uids["sop_class"] else None),
-            "00081155": element("UI", [uids["sop_instance"]] if uids["sop_instance"] else None),
-        }
-        if expected_study is not None and uids["study"] != expected_study:
-            logger.info("STOW-RS: instance of study %s refused at study %s", uids["study"], expected_study)
-            failed.append({**item, "00081197": element("US", [PROCESSING_FAILURE])})
-            continue
-        try:
-            await context.store(part.data, origin)
+            result = await context.store(part.data, origin)
         except OrthancError as e:
             if e.code is ErrorCode.BadFileFormat:
                 logger.info("STOW-RS: ignoring a part that is not DICOM")
                 continue  # as the plugin: not listed among the failures
-
             logger.warning("STOW-RS: cannot store an instance: %s", e.details or e.message)
-            failed.append({**item, "00081197": element("US", [PROCESSING_FAILURE])})
+            if uids is None:
+                try:
+                    uids = await context.run_cpu(_uids, part.data)
+                except OrthancError:
+                    continue
+            failed.append({**_referenced(uids), "00081197": element("US", [PROCESSING_FAILURE])})
             continue
+        uids = uids or _uids_of(result.instance)
+        item = _referenced(uids)
         url = f"{base}studies/{uids['study']}"
         study_url = study_url or url
         stored.append(
