@@ -123,8 +123,6 @@ class DicomHandlers:
     # --- C-STORE
 
     def on_store(self, event: evt.Event) -> int:
-        if not self._allowed(event, "Store"):
-            return OUT_OF_RESOURCES
         data = received_file_bytes(event)
         requestor = event.assoc.requestor
         origin = RequestOrigin(
@@ -134,7 +132,9 @@ class DicomHandlers:
             called_aet=event.assoc.acceptor.ae_title,
         )
         try:
-            self.run(self.context.store(data, origin))
+            if not self.run(self._store_if_allowed(event.assoc, data, origin)):
+                event.assoc.abort()
+                return OUT_OF_RESOURCES
         except OrthancError as error:
             logger.error("C-STORE from %s refused: %s", requestor.ae_title, error.details or error.code.name)
             return OUT_OF_RESOURCES
@@ -142,6 +142,14 @@ class DicomHandlers:
             logger.exception("C-STORE from %s failed", requestor.ae_title)
             return OUT_OF_RESOURCES
         return SUCCESS
+
+    async def _store_if_allowed(self, assoc: Any, data: bytes, origin: RequestOrigin) -> bool:
+        """The policy check and the store in one trip to the event loop: a modality sending one
+        image after the other waits for each trip."""
+        if not await self.policy.is_allowed_request(assoc, "Store"):
+            return False
+        await self.context.store(data, origin)
+        return True
 
     # --- C-FIND
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pynetdicom import AE, evt
 from pynetdicom.transport import AssociationSocket, ThreadedAssociationServer
 
+from . import reactors
 from .dispatch import serve_handed_over
 from .handlers import DicomHandlers
 from .modalities import registry_for
@@ -65,6 +66,7 @@ class DicomServer:
         ae.add_supported_context(VERIFICATION)
         bindings = handlers.bindings()
         bindings.append((evt.EVT_CONN_OPEN, _read_in_large_blocks))
+        bindings.append((evt.EVT_CONN_OPEN, _wait_instead_of_polling))
         if settings.tcp_no_delay:
             bindings.append((evt.EVT_CONN_OPEN, _set_no_delay))
         self.server = await asyncio.to_thread(self._listen, ae, settings.dicom_port, bindings)
@@ -124,6 +126,10 @@ def _read_in_large_blocks(event: evt.Event) -> None:
     socket_ = event.assoc.dul.socket
     if type(socket_) is AssociationSocket:  # not a TLS socket, whose reads must stay as they are
         socket_.__class__ = _BlockReadingSocket
+
+
+def _wait_instead_of_polling(event: evt.Event) -> None:
+    reactors.install(event.assoc)
 
 
 def _set_no_delay(event: evt.Event) -> None:

@@ -1,7 +1,10 @@
 """Storage area in a folder, laid out as Orthanc's ``FilesystemStorage``: ``xx/yy/<uuid>``.
 
-Writes go to a temporary name in the same folder, are fsync'ed, then renamed: a reader never sees a
-partial file, and an acknowledged file survives a crash of the process or of the machine.
+A file is written under its final name and flushed with ``fdatasync`` before ``create`` returns, as
+Orthanc's ``SyncStorageArea`` does: an acknowledged file survives a crash of the process or of the
+machine. No temporary name and rename are needed (they cost a second metadata update per file):
+the index marks the UUID pending before the write and names it only once the file is complete, so
+no reader can meet a partial file, and start-up recovery removes the pending ones.
 """
 
 from __future__ import annotations
@@ -36,29 +39,27 @@ class FilesystemStorage:
 
     def _create_sync(self, uuid: str, content: bytes) -> None:
         path = self.path_of(uuid)
-        temporary = f"{path}.tmp"
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
         try:
             try:
-                fd = os.open(temporary, flags, 0o644)
+                fd = os.open(path, flags, 0o644)
             except FileNotFoundError:
                 # The xx/yy folders are made on first use only (a removal may also have just
                 # deleted them, emptied): cheaper than checking them before every write.
                 os.makedirs(os.path.dirname(path), exist_ok=True)
-                fd = os.open(temporary, flags, 0o644)
+                fd = os.open(path, flags, 0o644)
             try:
                 view = memoryview(content)
                 while view:
                     written = os.write(fd, view)
                     view = view[written:]
                 if self.fsync:
-                    os.fsync(fd)
+                    os.fdatasync(fd)
             finally:
                 os.close(fd)
-            os.replace(temporary, path)
         except OSError as error:
             try:
-                os.unlink(temporary)
+                os.unlink(path)
             except OSError:
                 pass
             raise OrthancError(ErrorCode.CannotWriteFile, f"Cannot write {path}: {error}") from error
@@ -87,8 +88,7 @@ class FilesystemStorage:
 
     def _remove_sync(self, uuid: str) -> None:
         path = self.path_of(uuid)
-        # A crash during ``_create_sync`` leaves the temporary file, not the final one: start-up
-        # recovery removes pending UUIDs through here, so both names must go.
+        # Earlier releases wrote under a temporary name first: a crash could leave that one.
         try:
             os.unlink(f"{path}.tmp")
         except FileNotFoundError:

@@ -355,3 +355,25 @@ def _wait_listening(port: int) -> None:
                 return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on port {port}")
+
+
+def test_large_instances_back_to_back_over_one_association(server: RunningServer, tmp_path: Path) -> None:
+    """Each ~1 MB image arrives in some 65 P-DATA-TF PDUs, read in blocks that cut PDUs anywhere;
+    every one is stored byte for byte."""
+    sent = {}
+    files = []
+    for n in range(5):
+        uid = instance_uid(200 + n)
+        ds = pydicom.dcmread(io.BytesIO(make_instance("P5", "1.2.5.1", "1.2.5.2", uid)))
+        ds.Rows, ds.Columns, ds.BitsAllocated, ds.BitsStored, ds.HighBit = 512, 1024, 16, 16, 15
+        ds.PixelData = bytes((n + i) % 251 for i in range(512 * 1024 * 2))
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        files.append(buffer.getvalue())
+        sent[uid] = ds.PixelData
+    paths = write_instances(tmp_path, files)
+    result = dcmtk("storescu", "-aec", server.aet, "127.0.0.1", server.port, *paths)
+    assert result.returncode == 0 and "E:" not in result.stderr, result.stderr
+    for uid, pixels in sent.items():
+        stored = server.run(server.context.read_dicom(server.run(_public_id(server, uid))))
+        assert pydicom.dcmread(io.BytesIO(stored)).PixelData == pixels
