@@ -172,7 +172,15 @@ class _PduReader:
         self.start = self.end = 0
 
     def readable(self) -> bool:
-        ready, _, _ = select.select([self.raw], [], [], 0)
+        """Whether a read would not block; False once the socket is closed (the state machine
+        has then been told already)."""
+        try:
+            fd = self.raw.fileno()
+            if fd < 0:
+                return False
+            ready, _, _ = select.select([fd], [], [], 0)
+        except (OSError, ValueError):
+            return False
         return bool(ready)
 
     def fill(self) -> bool:

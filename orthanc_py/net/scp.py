@@ -159,9 +159,10 @@ async def serve_alone(settings: Settings, channel: socket.socket) -> None:
     the associations handed over on ``channel``, until SIGTERM or SIGINT."""
     import signal
 
-    from ..app import build_context
+    from ..app import build_context, tune_garbage_collector
 
     context = build_context(settings)
+    tune_garbage_collector()
     await context.start(recover=False)  # the supervisor recovered before forking
     stop_requested = asyncio.Event()
     loop = asyncio.get_running_loop()
