@@ -39,6 +39,9 @@ T = TypeVar("T")
 COMPRESSION_NONE = 1
 COMPRESSION_ZLIB = 2
 
+# Files up to this size are parsed on the event loop (a few hundred microseconds at most).
+INLINE_PARSE_BYTES = 32 * 1024
+
 _NEW_CHANGE = {
     ResourceLevel.PATIENT: ChangeType.NEW_PATIENT,
     ResourceLevel.STUDY: ChangeType.NEW_STUDY,
@@ -132,12 +135,16 @@ class ServerContext:
         # Parsing and writing the file (with its fsync) run side by side, so that a store waits
         # for the slower of the two rather than for both. A duplicate is therefore written, then
         # removed when the index says the instance is already there.
-        parsing = self.run_cpu(
-            partial(parse_instance, md5=self.settings.store_md5_for_attachments),
+        parse = partial(
+            parse_instance,
             data,
             _python_encoding(self.settings.default_encoding),
+            md5=self.settings.store_md5_for_attachments,
         )
-        parsed, written = await asyncio.gather(parsing, self._write_file(uuid, data), return_exceptions=True)
+        # The write is handed to its thread first, then a small file is parsed right here: for
+        # it, the trip to the CPU pool and back costs more than the parse.
+        parsing = self.run_cpu(parse) if len(data) > INLINE_PARSE_BYTES else _call(parse)
+        written, parsed = await asyncio.gather(self._write_file(uuid, data), parsing, return_exceptions=True)
         if isinstance(parsed, BaseException):  # first: it tells the client what is wrong
             await self._discard_file(uuid)
             raise parsed
@@ -471,3 +478,7 @@ def _expected_number_of_instances(parsed: ParsedInstance) -> int | None:
         if value is not None and value > 0:
             return value
     return None
+
+
+async def _call(fn: Callable[[], T]) -> T:
+    return fn()
