@@ -16,7 +16,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from pynetdicom import AE, evt
-from pynetdicom.transport import AssociationSocket, ThreadedAssociationServer
+from pynetdicom.transport import ThreadedAssociationServer
 
 from . import reactors
 from .dispatch import serve_handed_over
@@ -65,7 +65,6 @@ class DicomServer:
         # needs one to start.
         ae.add_supported_context(VERIFICATION)
         bindings = handlers.bindings()
-        bindings.append((evt.EVT_CONN_OPEN, _read_in_large_blocks))
         bindings.append((evt.EVT_CONN_OPEN, _wait_instead_of_polling))
         if settings.tcp_no_delay:
             bindings.append((evt.EVT_CONN_OPEN, _set_no_delay))
@@ -102,33 +101,8 @@ class DicomServer:
             await asyncio.to_thread(server.shutdown)
 
 
-class _BlockReadingSocket(AssociationSocket):
-    """pynetdicom reads a PDU 4 KiB at a time, each piece appended to a growing buffer: a
-    500 KB image costs some 130 system calls and as many copies. This reads straight into one
-    buffer of the PDU's size, as much as the kernel has at each call."""
-
-    def recv(self, nr_bytes: int) -> bytearray:
-        assert self.socket is not None
-        buffer = bytearray(nr_bytes)
-        view = memoryview(buffer)
-        received = 0
-        while received < nr_bytes:
-            count = self.socket.recv_into(view[received:], nr_bytes - received)
-            if not count:  # the peer closed the connection: what came so far, as pynetdicom does
-                del view
-                del buffer[received:]
-                return buffer
-            received += count
-        return buffer
-
-
-def _read_in_large_blocks(event: evt.Event) -> None:
-    socket_ = event.assoc.dul.socket
-    if type(socket_) is AssociationSocket:  # not a TLS socket, whose reads must stay as they are
-        socket_.__class__ = _BlockReadingSocket
-
-
 def _wait_instead_of_polling(event: evt.Event) -> None:
+    """Event-driven loops and block reads for this association (``reactors.py``)."""
     reactors.install(event.assoc)
 
 

@@ -88,11 +88,6 @@ class FilesystemStorage:
 
     def _remove_sync(self, uuid: str) -> None:
         path = self.path_of(uuid)
-        # Earlier releases wrote under a temporary name first: a crash could leave that one.
-        try:
-            os.unlink(f"{path}.tmp")
-        except FileNotFoundError:
-            pass
         try:
             os.unlink(path)
         except FileNotFoundError:
