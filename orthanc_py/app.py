@@ -8,6 +8,7 @@ resource family under ``rest/``) → ``core/context.py`` (store, read, delete) a
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import logging
 import os
@@ -90,6 +91,12 @@ async def no_web_ui(request: Request) -> Response:
     return Response(status_code=404)
 
 
+def tune_memory() -> None:
+    """Set up the garbage collector and the C allocator of a serving process for its workload."""
+    tune_garbage_collector()
+    tune_allocator()
+
+
 def tune_garbage_collector() -> None:
     """Every request allocates thousands of short-lived containers (pydicom datasets, JSON), each
     700 of which run a collection that walks the young objects, and every few of those the whole
@@ -97,6 +104,33 @@ def tune_garbage_collector() -> None:
     a higher threshold collects the young ones a few times less often."""
     gc.freeze()
     gc.set_threshold(7000, 10, 10)
+
+
+# glibc's mallopt() parameters
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+
+
+def tune_allocator() -> None:
+    """Keep freed upload buffers for the next upload instead of giving them back to the kernel.
+
+    Every upload passes through several buffers of its size (socket reads, the HTTP parser, the
+    joined body). glibc gives blocks that large their own mapping, or trims them off the top of
+    the heap once freed, so each new one costs a page fault per 4 KiB: a tenth of the event
+    loop's time during an ingest. Blocks up to 16 MiB now come from the heap, which keeps up to
+    64 MiB free. Left alone where the allocator is not glibc's or its MALLOC_* variables are set.
+    """
+    if any(name.startswith("MALLOC_") for name in os.environ):
+        return
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+        if not hasattr(libc, "gnu_get_libc_version"):
+            return
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, 16 * 2**20)
+    mallopt(_M_TRIM_THRESHOLD, 64 * 2**20)
+    mallopt(_M_TOP_PAD, 4 * 2**20)
 
 
 def build_context(settings: Settings) -> ServerContext:
@@ -221,6 +255,6 @@ async def serve(settings: Settings, *, workers: int = 1) -> bool:
     if not supervised:
         logger.warning("HTTP server listening on port %d", settings.http_port)
         logger.warning("Orthanc has started")
-    tune_garbage_collector()
+    tune_memory()
     await hypercorn_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
     return restart

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class InlineCursor:
@@ -92,6 +94,10 @@ class ThreadedConnection:
     def _run(self, sql: str, parameters: Sequence[Any]) -> tuple[list[Any], int | None, int]:
         cursor = self.connection.execute(sql, parameters)
         return cursor.fetchall(), cursor.lastrowid, cursor.rowcount
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(connection)`` in this connection's thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, self.connection)
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> _PrefetchedResult:
         loop = asyncio.get_running_loop()

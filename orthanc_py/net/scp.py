@@ -133,10 +133,10 @@ async def serve_alone(settings: Settings, channel: socket.socket) -> None:
     the associations handed over on ``channel``, until SIGTERM or SIGINT."""
     import signal
 
-    from ..app import build_context, tune_garbage_collector
+    from ..app import build_context, tune_memory
 
     context = build_context(settings)
-    tune_garbage_collector()
+    tune_memory()
     await context.start(recover=False)  # the supervisor recovered before forking
     stop_requested = asyncio.Event()
     loop = asyncio.get_running_loop()
