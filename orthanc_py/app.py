@@ -13,7 +13,6 @@ import gc
 import logging
 import os
 import signal
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -31,6 +30,7 @@ from .core.context import ServerContext
 from .core.errors import OrthancError
 from .dicomweb.metadata_warmer import install_metadata_warmer
 from .dicomweb.routes import dicomweb_routes
+from .http_listener import BalancedListener, balancing
 from .index.sqlite import SQLiteIndex
 from .net import scp
 from .rest import (
@@ -204,16 +204,19 @@ async def prepare(settings: Settings) -> None:
     await context.stop()
 
 
-async def serve(settings: Settings, *, workers: int = 1) -> bool:
+async def serve(settings: Settings, *, listener: BalancedListener | None = None) -> bool:
     """Run the HTTP server until SIGINT/SIGTERM or ``POST /tools/shutdown``.
 
-    Returns True when ``POST /tools/reset`` asked for a restart. One of several ``workers`` (see
-    ``server.py``) leaves crash recovery to its supervisor and forwards shutdown and reset to it.
+    Returns True when ``POST /tools/reset`` asked for a restart. One of several workers (see
+    ``server.py``), serving the supervisor's ``listener``, leaves crash recovery to its supervisor
+    and forwards shutdown and reset to it.
     """
-    supervised = workers > 1
+    supervised = listener is not None
     import hypercorn.asyncio.tcp_server as tcp_server
     from hypercorn.asyncio import serve as hypercorn_serve
-    from hypercorn.config import Config
+    from hypercorn.asyncio.run import worker_serve
+    from hypercorn.config import Config, Sockets
+    from hypercorn.utils import wrap_app
 
     # Uploads are large: reading up to 1 MiB per call instead of hypercorn's 64 KiB divides the
     # Python work per uploaded file (one read, parse and queue step each) several times.
@@ -245,9 +248,6 @@ async def serve(settings: Settings, *, workers: int = 1) -> bool:
     config = Config()
     host = "0.0.0.0" if settings.remote_access_allowed else settings.http_bind
     config.bind = [f"{host}:{settings.http_port}"]
-    config.workers = workers  # hypercorn then binds with SO_REUSEPORT, shared by the workers
-    # ...and warns that "workers" does nothing in serve(): here it does what is wanted.
-    warnings.filterwarnings("ignore", message="The config `workers` has no affect", category=Warning)
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
     config.keep_alive_timeout = 30
@@ -256,5 +256,10 @@ async def serve(settings: Settings, *, workers: int = 1) -> bool:
         logger.warning("HTTP server listening on port %d", settings.http_port)
         logger.warning("Orthanc has started")
     tune_memory()
-    await hypercorn_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    if listener is None:
+        await hypercorn_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    else:
+        sockets = Sockets(secure_sockets=[], insecure_sockets=[listener], quic_sockets=[])
+        wrapped = wrap_app(balancing(app, listener), config.wsgi_max_body_size, "asgi")  # type: ignore[arg-type]
+        await worker_serve(wrapped, config, sockets=sockets, shutdown_trigger=stop.wait)
     return restart

@@ -2,11 +2,10 @@
 
 Python runs one thread of Python code at a time, so one process uses about one core however many
 requests are in flight; Orthanc, in C++, uses them all. With ``HttpProcesses`` > 1 the server forks
-that many workers after preparing the index; each binds the HTTP port with ``SO_REUSEPORT`` so that
-the kernel spreads connections evenly among them (a shared listening socket would let the first
-worker to wake up accept them all). They
-share nothing but the index and the storage area, exactly as several nodes behind a load balancer
-do, so the index interface must (and does) serve concurrent transactions from several processes.
+that many workers after preparing the index, all accepting from the one HTTP socket it binds, each
+new connection going to the worker with the fewest open (``http_listener.py``). They share nothing
+but the index and the storage area, exactly as several nodes behind a load balancer do, so the
+index interface must (and does) serve concurrent transactions from several processes.
 The DICOM server runs in as many processes again, of their own (restarted likewise); the supervisor
 accepts DICOM connections and hands each to the next of them (``net/dispatch.py``).
 """
@@ -24,6 +23,7 @@ from collections.abc import Callable, Coroutine
 from types import FrameType
 from typing import Any
 
+from . import http_listener
 from .config import Settings
 from .net.dispatch import ConnectionDispatcher
 
@@ -46,25 +46,23 @@ def run(settings: Settings) -> bool:
     if processes <= 1:
         return bool(asyncio.run(serve(settings)))
     asyncio.run(prepare(settings))  # schema upgrades and crash recovery, once, before any worker
-    _check_port_is_free(settings)
-    return _Supervisor(settings, processes).run()
-
-
-def _check_port_is_free(settings: Settings) -> None:
-    """Fail early, in the supervisor, if the HTTP port is taken (each worker binds it itself)."""
     host = "0.0.0.0" if settings.remote_access_allowed else settings.http_bind
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind((host, settings.http_port))
+    listener = http_listener.bind(host, settings.http_port)  # a port in use stops start-up here
+    try:
+        return _Supervisor(settings, processes, listener).run()
+    finally:
+        listener.close()
 
 
 class _Supervisor:
     """Forks the workers, replaces one that dies, and stops them all on a signal."""
 
-    def __init__(self, settings: Settings, processes: int) -> None:
+    def __init__(self, settings: Settings, processes: int, listener: socket.socket) -> None:
         self.settings = settings
         self.processes = processes
+        self.listener = listener
+        self.connections = http_listener.ConnectionCounts(processes)
+        self.http_workers: dict[int, int] = {}  # pid: its slot in self.connections
         self.children: set[int] = set()
         self.dicom_workers: set[int] = set()  # the processes running the DICOM server
         self.dispatcher: ConnectionDispatcher | None = None  # accepts DICOM connections for them
@@ -81,8 +79,8 @@ class _Supervisor:
         try:
             if self.settings.dicom_server_enabled:  # first: a DICOM port in use stops start-up here
                 self.dispatcher = ConnectionDispatcher(self.settings.dicom_port)
-            for _ in range(self.processes):
-                self._spawn()
+            for slot in range(self.processes):
+                self._spawn(slot)
             if self.dispatcher is not None:
                 for _ in range(self.processes):
                     self._spawn_dicom_worker()
@@ -108,6 +106,8 @@ class _Supervisor:
                         time.sleep(0.2)
                     continue
                 self.children.discard(pid)
+                if pid in self.http_workers:
+                    self.connections.set(self.http_workers[pid], http_listener.RETIRED)  # gone with it
                 if self.stopping:
                     continue
                 time.sleep(0.5)
@@ -119,7 +119,7 @@ class _Supervisor:
                     self._spawn_dicom_worker()
                 else:
                     logger.error("HTTP worker %d stopped (status %d), starting another", pid, status)
-                    self._spawn()
+                    self._spawn(self.http_workers.pop(pid))
         finally:
             self._stop_children()
             if self.dispatcher is not None:
@@ -128,10 +128,16 @@ class _Supervisor:
                 signal.signal(sig, handler)
         return self.restart
 
-    def _spawn(self) -> None:
+    def _spawn(self, slot: int) -> None:
         from .app import serve
 
-        self.children.add(self._fork("HTTP", lambda: serve(self.settings, workers=self.processes)))
+        def main() -> Coroutine[Any, Any, bool]:
+            listener = http_listener.BalancedListener.of(self.listener, self.connections, slot)
+            return serve(self.settings, listener=listener)
+
+        pid = self._fork("HTTP", main)
+        self.http_workers[pid] = slot
+        self.children.add(pid)
 
     def _spawn_dicom_worker(self) -> None:
         """A DICOM worker: its own event loop and context on the shared index and storage,

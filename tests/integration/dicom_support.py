@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
@@ -32,6 +34,18 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def start_server_process(tmp_path: Path, config: dict[str, Any]) -> subprocess.Popen[bytes]:
+    """The real server (``python -m orthanc_py``) in a session of its own, on ``config``."""
+    config_path = tmp_path / "orthanc.json"
+    config_path.write_text(json.dumps({"StorageDirectory": str(tmp_path / "db"), **config}))
+    return subprocess.Popen(
+        [sys.executable, "-m", "orthanc_py", str(config_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def make_instance(

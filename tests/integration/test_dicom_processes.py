@@ -3,39 +3,23 @@ what it stores is seen through the REST API of every HTTP worker."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from .dicom_support import dcmtk, free_port, make_instance, write_instances
+from .dicom_support import dcmtk, free_port, make_instance, start_server_process, write_instances
 
 pytestmark = pytest.mark.dcmtk
 
 
 def test_dicom_worker_beside_http_workers(tmp_path: Path) -> None:
     http_port, dicom_port = free_port(), free_port()
-    config = {
-        "StorageDirectory": str(tmp_path / "db"),
-        "HttpPort": http_port,
-        "DicomPort": dicom_port,
-        "DicomAet": "MULTI",
-        "HttpProcesses": 2,
-    }
-    config_path = tmp_path / "orthanc.json"
-    config_path.write_text(json.dumps(config))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orthanc_py", str(config_path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    config = {"HttpPort": http_port, "DicomPort": dicom_port, "DicomAet": "MULTI", "HttpProcesses": 2}
+    process = start_server_process(tmp_path, config)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

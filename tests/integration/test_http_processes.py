@@ -1,0 +1,95 @@
+"""With several HTTP processes, busy keep-alive connections end up spread evenly among them."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+from .dicom_support import free_port, start_server_process
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def connection_owners(server_port: int, pids: list[int]) -> dict[int, int]:
+    """Client port of each established connection to ``server_port``: the pid holding it."""
+    inodes: dict[int, int] = {}  # socket inode: client port
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].split(":")[1], 16)
+            if local_port == server_port and fields[3] == "01":  # ESTABLISHED
+                inodes[int(fields[9])] = int(fields[2].split(":")[1], 16)
+    owners = {}
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:[") and int(target[8:-1]) in inodes:
+                    owners[inodes[int(target[8:-1])]] = pid
+        except OSError:
+            pass
+    return owners
+
+
+def test_four_busy_clients_are_served_two_by_two(tmp_path: Path) -> None:
+    http_port = free_port()
+    config = {"HttpPort": http_port, "DicomServerEnabled": False, "HttpProcesses": 2}
+    process = start_server_process(tmp_path, config)
+    clients = [http.client.HTTPConnection("127.0.0.1", http_port, timeout=10) for _ in range(4)]
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                clients[0].request("GET", "/system")
+                assert clients[0].getresponse().read()
+                break
+            except OSError:
+                clients[0].close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        stop = time.monotonic() + 3
+        closed_by_server: Counter[int] = Counter()
+
+        def keep_busy(index: int) -> None:
+            client = clients[index]
+            while time.monotonic() < stop:
+                client.request("GET", "/statistics")
+                response = client.getresponse()
+                assert response.status == 200
+                response.read()
+                if response.will_close:  # the next request goes out on a new connection
+                    closed_by_server[index] += 1
+                    client.close()
+
+        threads = [threading.Thread(target=keep_busy, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        time.sleep(2.5)  # well past the time a connection counts as busy
+        client_ports = {client.sock.getsockname()[1] for client in clients if client.sock is not None}
+        owners = connection_owners(http_port, children(process.pid))
+        for thread in threads:
+            thread.join()
+        per_worker = Counter(pid for port, pid in owners.items() if port in client_ports)
+        assert sorted(per_worker.values()) == [2, 2], (per_worker, dict(closed_by_server))
+    finally:
+        for client in clients:
+            client.close()
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
