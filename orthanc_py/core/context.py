@@ -82,6 +82,8 @@ class ServerContext:
         # CPU-heavy work (parsing, hashing, compression) runs here, off the event loop.
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="orthanc-cpu")
         self._tasks: list[asyncio.Task[None]] = []
+        # UUIDs already marked pending in the index, each for a future store (see ``store``).
+        self._reserved_uuids: list[str] = []
         # Orthanc's DatabaseServerIdentifier: names this database, the same on every node sharing it.
         self.server_identifier = hash_public_id(os.path.abspath(settings.index_path))
         self.jobs = JobsEngine(self)
@@ -106,6 +108,10 @@ class ServerContext:
             except (asyncio.CancelledError, Exception):
                 pass
         self._tasks.clear()
+        if self._reserved_uuids:  # no file behind them: only their marks to remove
+            async with self.index.transaction(write=True) as tx:
+                await tx.remove_pending_files(self._reserved_uuids)
+            self._reserved_uuids.clear()
         await self.index.close()
         await self.storage.close()
         self.executor.shutdown(wait=True)
@@ -127,11 +133,16 @@ class ServerContext:
     # --- storing
 
     async def store(self, data: bytes, origin: RequestOrigin) -> StoreResult:
-        uuid = str(uuid_module.uuid4())
-        # Marked pending before anything is written, so that a crash at any later point leaves
-        # nothing behind (start-up recovery removes pending files).
-        async with self.index.transaction(write=True) as tx:
-            await tx.add_pending_files([uuid])
+        # The file's UUID is marked pending before anything is written, so that a crash at any
+        # later point leaves nothing behind (start-up recovery removes pending files). Each
+        # successful store marks one more UUID for a later store in its own index transaction:
+        # a steady ingest then needs one transaction per instance, not two.
+        if self._reserved_uuids:
+            uuid = self._reserved_uuids.pop()
+        else:
+            uuid = str(uuid_module.uuid4())
+            async with self.index.transaction(write=True) as tx:
+                await tx.add_pending_files([uuid])
         # Parsing and writing the file (with its fsync) run side by side, so that a store waits
         # for the slower of the two rather than for both. A duplicate is therefore written, then
         # removed when the index says the instance is already there.
@@ -168,7 +179,9 @@ class ServerContext:
                     existing = await tx.lookup(ids.instance)
                 if existing is not None:
                     await self.delete_resource(ResourceLevel.INSTANCE, ids.instance)
-            events, recycled = await self._index_instance(parsed, attachment, origin)
+            reserved = str(uuid_module.uuid4())
+            events, recycled = await self._index_instance(parsed, attachment, origin, reserved)
+            self._reserved_uuids.append(reserved)  # committed with the instance
         except BaseException:
             await self._discard_file(uuid)
             raise
@@ -194,11 +207,13 @@ class ServerContext:
         return len(content), md5
 
     async def _index_instance(
-        self, parsed: ParsedInstance, attachment: Attachment, origin: RequestOrigin
+        self, parsed: ParsedInstance, attachment: Attachment, origin: RequestOrigin, reserved: str
     ) -> tuple[list[ChangeEvent] | None, list[Deletion]]:
+        """Index the instance, and mark ``reserved`` pending for a later store."""
         ids = parsed.ids
         now = now_iso()
         async with self.index.transaction(write=True) as tx:
+            await tx.add_pending_files([reserved])
             recycled: list[Deletion] = []
             if self.settings.maximum_patient_count or self.settings.maximum_storage_size:
                 if await tx.lookup(ids.instance) is not None:

@@ -157,3 +157,55 @@ def test_stored_file_is_byte_identical_and_fsynced_layout(tmp_path: Path) -> Non
             await context.stop()
 
     run(scenario())
+
+
+def test_a_steady_ingest_takes_one_index_transaction_per_instance(tmp_path: Path) -> None:
+    """Each store marks the UUID of a later one pending in its own transaction; nothing is left
+    marked once the server stops, and a failed store after a successful one leaves nothing."""
+
+    async def scenario() -> None:
+        settings = settings_from_json({"StorageDirectory": str(tmp_path)})
+        context = build_context(settings)
+        await context.start()
+        writes: list[bool] = []
+        transaction = context.index.transaction
+
+        def counted(*, write: bool = False):  # type: ignore[no-untyped-def]
+            writes.append(write)
+            return transaction(write=write)
+
+        context.index.transaction = counted  # type: ignore[method-assign]
+        try:
+            for n in range(5):
+                result = await context.store(make_instance(f"P{n}"), RequestOrigin("RestApi"))
+                assert result.status == "Success"
+            assert writes.count(True) == 1 + 5  # the first store marks its own UUID
+            instances, pending = await counts(context)
+            assert instances == 5 and len(pending) == 1  # the next store's UUID
+            assert len(stored_files(tmp_path)) == 5
+
+            original = context.storage.create
+
+            async def failing_create(uuid: str, content: bytes, content_type: int) -> None:
+                await original(uuid, content[:100], content_type)
+                raise OSError("disk full")
+
+            context.storage.create = failing_create  # type: ignore[method-assign]
+            with pytest.raises(OSError):
+                await context.store(make_instance("P9"), RequestOrigin("RestApi"))
+            context.storage.create = original  # type: ignore[method-assign]
+            assert await counts(context) == (5, [])
+            assert len(stored_files(tmp_path)) == 5
+
+            await context.store(make_instance("P10"), RequestOrigin("RestApi"))
+        finally:
+            await context.stop()
+        context = build_context(settings)
+        await context.index.open()  # no start-up recovery: what the stop left
+        try:
+            async with context.index.transaction() as tx:
+                assert await tx.list_pending_files() == []
+        finally:
+            await context.index.close()
+
+    run(scenario())
