@@ -91,6 +91,33 @@ async def no_web_ui(request: Request) -> Response:
     return Response(status_code=404)
 
 
+def tune_hypercorn() -> None:
+    """Two changes to hypercorn's connection handling (``hypercorn.asyncio.tcp_server``)."""
+    import hypercorn.asyncio.tcp_server as tcp_server
+
+    # Uploads are large: reading up to 1 MiB per call instead of hypercorn's 64 KiB divides the
+    # Python work per uploaded file (one read, parse and queue step each) several times.
+    tcp_server.MAX_RECV = max(tcp_server.MAX_RECV, 2**20)
+
+    # Once the client has closed its side, hypercorn still waits out the keep-alive timeout
+    # (its idle task keeps the connection's task group open) before closing the socket: a client
+    # opening a connection per request would leave thousands in CLOSE-WAIT, each holding a file
+    # descriptor. Stopping the idle wait when reading ends lets the connection close at once,
+    # after the response in progress, if any.
+    read_data = tcp_server.TCPServer._read_data
+    if getattr(read_data, "stops_idle_wait", False):
+        return
+
+    async def read_data_then_stop_idle_wait(self: tcp_server.TCPServer) -> None:
+        try:
+            await read_data(self)
+        finally:
+            await self.idle_task.stop()
+
+    read_data_then_stop_idle_wait.stops_idle_wait = True  # type: ignore[attr-defined]
+    tcp_server.TCPServer._read_data = read_data_then_stop_idle_wait  # type: ignore[method-assign]
+
+
 def tune_memory() -> None:
     """Set up the garbage collector and the C allocator of a serving process for its workload."""
     tune_garbage_collector()
@@ -212,15 +239,12 @@ async def serve(settings: Settings, *, listener: BalancedListener | None = None)
     and forwards shutdown and reset to it.
     """
     supervised = listener is not None
-    import hypercorn.asyncio.tcp_server as tcp_server
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.asyncio.run import worker_serve
     from hypercorn.config import Config, Sockets
     from hypercorn.utils import wrap_app
 
-    # Uploads are large: reading up to 1 MiB per call instead of hypercorn's 64 KiB divides the
-    # Python work per uploaded file (one read, parse and queue step each) several times.
-    tcp_server.MAX_RECV = max(tcp_server.MAX_RECV, 2**20)
+    tune_hypercorn()
 
     # With several processes, the DICOM server runs in its own process (server.py).
     app = create_app(settings, recover=not supervised, dicom_server=not supervised)

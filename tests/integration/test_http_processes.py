@@ -1,16 +1,22 @@
-"""With several HTTP processes, busy keep-alive connections end up spread evenly among them."""
+"""The HTTP server's connections: spread evenly over several processes, closed once the client
+has closed its side."""
 
 from __future__ import annotations
 
 import http.client
 import os
 import signal
+import socket
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from .dicom_support import free_port, start_server_process
+
+CLOSE_WAIT = "08"  # the state's code in /proc/net/tcp
 
 
 def children(pid: int) -> list[int]:
@@ -24,6 +30,48 @@ def children(pid: int) -> list[int]:
             except OSError:
                 pass
     return found
+
+
+def server_sockets(server_port: int, state: str) -> int:
+    """How many of the server's sockets on ``server_port`` are in ``state`` (``/proc/net/tcp``)."""
+    with open("/proc/net/tcp") as table:
+        rows = [line.split() for line in table.readlines()[1:]]
+    return sum(1 for row in rows if int(row[1].split(":")[1], 16) == server_port and row[3] == state)
+
+
+def wait_for_server(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_connections_closed_by_clients_are_closed_at_once(tmp_path: Path, processes: int) -> None:
+    """Not after the keep-alive timeout (30 s): a client opening a connection per request would
+    otherwise pile up sockets in CLOSE-WAIT, each holding a file descriptor of the server."""
+    http_port = free_port()
+    config = {"HttpPort": http_port, "DicomServerEnabled": False, "HttpProcesses": processes}
+    process = start_server_process(tmp_path, config)
+    try:
+        wait_for_server(http_port)
+        for _ in range(10):
+            client = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
+            client.request("GET", "/system")
+            assert client.getresponse().read()
+            client.close()
+        deadline = time.monotonic() + 5
+        while server_sockets(http_port, CLOSE_WAIT) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server_sockets(http_port, CLOSE_WAIT) == 0
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
 
 
 def connection_owners(server_port: int, pids: list[int]) -> dict[int, int]:
