@@ -46,7 +46,7 @@ _COUNT = struct.Struct("q")
 
 
 class ConnectionCounts:
-    """Open connections per worker slot, in anonymous shared memory: made before ``fork()``, seen
+    """Busy connections per worker slot, in anonymous shared memory: made before ``fork()``, seen
     by every worker. Only a slot's own worker writes it (the supervisor too, once it is dead)."""
 
     def __init__(self, slots: int) -> None:
@@ -60,9 +60,6 @@ class ConnectionCounts:
 
     def set(self, slot: int, value: int) -> None:
         _COUNT.pack_into(self._memory, _COUNT.size * slot, value)
-
-    def add(self, slot: int, delta: int) -> None:
-        self.set(slot, self.get(slot) + delta)
 
     def has_fewest(self, slot: int) -> bool:
         mine = self.get(slot)
