@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 import ipaddress
 import logging
@@ -22,6 +23,7 @@ logger = logging.getLogger(__name__)
 REALM = 'Basic realm="Orthanc Secure Area"'
 
 
+@functools.lru_cache(maxsize=4096)  # asked on every request, of the few addresses of the clients
 def is_loopback(host: str | None) -> bool:
     if not host:
         return False

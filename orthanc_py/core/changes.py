@@ -23,7 +23,14 @@ logger = logging.getLogger(__name__)
 
 def now_iso() -> str:
     """Orthanc's timestamp format for changes and metadata: local time, ``YYYYMMDDTHHMMSS``."""
-    return datetime.now().strftime("%Y%m%dT%H%M%S")
+    global _now_iso_cache
+    second = int(time.time())
+    if _now_iso_cache[0] != second:  # formatted once a second, not several times per instance
+        _now_iso_cache = (second, datetime.fromtimestamp(second).strftime("%Y%m%dT%H%M%S"))
+    return _now_iso_cache[1]
+
+
+_now_iso_cache: tuple[int, str] = (-1, "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,8 +154,17 @@ class ServerContext:
         )
         # The write is handed to its thread first, then a small file is parsed right here: for
         # it, the trip to the CPU pool and back costs more than the parse.
-        parsing = self.run_cpu(parse) if len(data) > INLINE_PARSE_BYTES else _call(parse)
-        written, parsed = await asyncio.gather(self._write_file(uuid, data), parsing, return_exceptions=True)
+        writing = asyncio.ensure_future(self._write_file(uuid, data))
+        parsed: ParsedInstance | BaseException
+        written: tuple[int, str | None] | BaseException
+        try:
+            parsed = await self.run_cpu(parse) if len(data) > INLINE_PARSE_BYTES else parse()
+        except BaseException as error:  # the file is removed below, whatever went wrong
+            parsed = error
+        try:
+            written = await writing
+        except BaseException as error:
+            written = error
         if isinstance(parsed, BaseException):  # first: it tells the client what is wrong
             await self._discard_file(uuid)
             raise parsed
@@ -493,7 +502,3 @@ def _expected_number_of_instances(parsed: ParsedInstance) -> int | None:
         if value is not None and value > 0:
             return value
     return None
-
-
-async def _call(fn: Callable[[], T]) -> T:
-    return fn()

@@ -75,8 +75,8 @@ _BY_NAME = {
 
 def hash_public_id(*parts: str) -> str:
     """SHA-1 of ``parts`` joined by ``|``, formatted as Orthanc's ``xxxxxxxx-xxxxxxxx-…`` (44 chars)."""
-    digest = hashlib.sha1("|".join(parts).encode("utf-8")).hexdigest()
-    return "-".join(digest[i : i + 8] for i in range(0, 40, 8))
+    d = hashlib.sha1("|".join(parts).encode("utf-8")).hexdigest()
+    return f"{d[0:8]}-{d[8:16]}-{d[16:24]}-{d[24:32]}-{d[32:40]}"
 
 
 @dataclass(frozen=True)
