@@ -3,7 +3,7 @@
 Python runs one thread of Python code at a time, so one process uses about one core however many
 requests are in flight; Orthanc, in C++, uses them all. With ``HttpProcesses`` > 1 the server forks
 that many workers after preparing the index, all accepting from the one HTTP socket it binds, each
-new connection going to the worker with the fewest open (``http_listener.py``). They share nothing
+new connection going to the worker with the fewest busy (``http_listener.py``). They share nothing
 but the index and the storage area, exactly as several nodes behind a load balancer do, so the
 index interface must (and does) serve concurrent transactions from several processes.
 The DICOM server runs in as many processes again, of their own (restarted likewise); the supervisor
