@@ -22,6 +22,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp
 
 from . import __version__
 from .auth.basic import AccessControl
@@ -239,7 +240,6 @@ async def serve(settings: Settings, *, listener: BalancedListener | None = None)
     and forwards shutdown and reset to it.
     """
     supervised = listener is not None
-    from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.asyncio.run import worker_serve
     from hypercorn.config import Config, Sockets
     from hypercorn.utils import wrap_app
@@ -280,10 +280,13 @@ async def serve(settings: Settings, *, listener: BalancedListener | None = None)
         logger.warning("HTTP server listening on port %d", settings.http_port)
         logger.warning("Orthanc has started")
     tune_memory()
-    if listener is None:
-        await hypercorn_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
-    else:
+    # What hypercorn's serve() does, given the supervisor's socket if there is one (without one,
+    # hypercorn binds config.bind itself).
+    sockets: Sockets | None = None
+    served: ASGIApp = app
+    if listener is not None:
         sockets = Sockets(secure_sockets=[], insecure_sockets=[listener], quic_sockets=[])
-        wrapped = wrap_app(balancing(app, listener), config.wsgi_max_body_size, "asgi")  # type: ignore[arg-type]
-        await worker_serve(wrapped, config, sockets=sockets, shutdown_trigger=stop.wait)
+        served = balancing(app, listener)
+    wrapped = wrap_app(served, config.wsgi_max_body_size, "asgi")  # type: ignore[arg-type]
+    await worker_serve(wrapped, config, sockets=sockets, shutdown_trigger=stop.wait)
     return restart

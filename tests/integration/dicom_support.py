@@ -4,12 +4,14 @@ with pydicom, and the DCMTK command-line tools, for the DICOM networking tests."
 from __future__ import annotations
 
 import asyncio
+import http.client
 import io
 import json
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,6 +48,24 @@ def start_server_process(tmp_path: Path, config: dict[str, Any]) -> subprocess.P
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+def wait_for_server(http_port: int, timeout: float = 30) -> None:
+    """Until ``GET /system`` answers 200 on ``http_port``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        connection = http.client.HTTPConnection("127.0.0.1", http_port, timeout=2)
+        try:
+            connection.request("GET", "/system")
+            if connection.getresponse().status == 200:
+                return
+        except (OSError, http.client.HTTPException):
+            pass
+        finally:
+            connection.close()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no answer on port {http_port}")
+        time.sleep(0.1)
 
 
 def make_instance(

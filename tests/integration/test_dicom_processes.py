@@ -11,7 +11,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .dicom_support import dcmtk, free_port, make_instance, start_server_process, write_instances
+from .dicom_support import (
+    dcmtk,
+    free_port,
+    make_instance,
+    start_server_process,
+    wait_for_server,
+    write_instances,
+)
 
 pytestmark = pytest.mark.dcmtk
 
@@ -21,13 +28,8 @@ def test_dicom_worker_beside_http_workers(tmp_path: Path) -> None:
     config = {"HttpPort": http_port, "DicomPort": dicom_port, "DicomAet": "MULTI", "HttpProcesses": 2}
     process = start_server_process(tmp_path, config)
     try:
+        wait_for_server(http_port)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{http_port}/system", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         while time.monotonic() < deadline:
             result = dcmtk("echoscu", "-aec", "MULTI", "127.0.0.1", dicom_port)
             if result.returncode == 0 and "E:" not in result.stderr:

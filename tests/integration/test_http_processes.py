@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import socket
 import threading
 import time
 from collections import Counter
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .dicom_support import free_port, start_server_process
+from .dicom_support import free_port, start_server_process, wait_for_server
 
 CLOSE_WAIT = "08"  # the state's code in /proc/net/tcp
 
@@ -32,23 +31,22 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def server_sockets(server_port: int, state: str) -> int:
-    """How many of the server's sockets on ``server_port`` are in ``state`` (``/proc/net/tcp``)."""
+ESTABLISHED = "01"
+
+
+def server_side_sockets(server_port: int) -> list[tuple[str, int, int]]:
+    """State, client port and inode of each server-side socket on ``server_port`` (/proc/net/tcp)."""
     with open("/proc/net/tcp") as table:
         rows = [line.split() for line in table.readlines()[1:]]
-    return sum(1 for row in rows if int(row[1].split(":")[1], 16) == server_port and row[3] == state)
+    return [
+        (row[3], int(row[2].split(":")[1], 16), int(row[9]))
+        for row in rows
+        if int(row[1].split(":")[1], 16) == server_port
+    ]
 
 
-def wait_for_server(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+def server_sockets(server_port: int, state: str) -> int:
+    return sum(1 for row_state, _, _ in server_side_sockets(server_port) if row_state == state)
 
 
 @pytest.mark.parametrize("processes", [1, 2])
@@ -76,13 +74,11 @@ def test_connections_closed_by_clients_are_closed_at_once(tmp_path: Path, proces
 
 def connection_owners(server_port: int, pids: list[int]) -> dict[int, int]:
     """Client port of each established connection to ``server_port``: the pid holding it."""
-    inodes: dict[int, int] = {}  # socket inode: client port
-    with open("/proc/net/tcp") as table:
-        for line in table.readlines()[1:]:
-            fields = line.split()
-            local_port = int(fields[1].split(":")[1], 16)
-            if local_port == server_port and fields[3] == "01":  # ESTABLISHED
-                inodes[int(fields[9])] = int(fields[2].split(":")[1], 16)
+    inodes = {
+        inode: client_port
+        for state, client_port, inode in server_side_sockets(server_port)
+        if state == ESTABLISHED
+    }
     owners = {}
     for pid in pids:
         try:
@@ -101,17 +97,7 @@ def test_four_busy_clients_are_served_two_by_two(tmp_path: Path) -> None:
     process = start_server_process(tmp_path, config)
     clients = [http.client.HTTPConnection("127.0.0.1", http_port, timeout=10) for _ in range(4)]
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                clients[0].request("GET", "/system")
-                assert clients[0].getresponse().read()
-                break
-            except OSError:
-                clients[0].close()
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        wait_for_server(http_port)
         stop = time.monotonic() + 3
         closed_by_server: Counter[int] = Counter()
 
