@@ -13,7 +13,6 @@ import asyncio
 import hashlib
 import logging
 import os
-import uuid as uuid_module
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from ..config import Settings
 from ..index.base import Attachment, Deletion, Index, ResourceRow, Transaction
 from ..storage import compression
 from ..storage.base import FileContentType, StorageArea
+from ..storage.uuids import AttachmentUuids
 from .changes import STABLE_CHANGE, ChangeEvent, ChangeFeed, StabilityMonitor, now_iso, run_every
 from .enumerations import ChangeType, MetadataType, SeriesStatus, series_status
 from .errors import ErrorCode, OrthancError
@@ -82,6 +82,7 @@ class ServerContext:
         # CPU-heavy work (parsing, hashing, compression) runs here, off the event loop.
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="orthanc-cpu")
         self._tasks: list[asyncio.Task[None]] = []
+        self.attachment_uuids = AttachmentUuids()
         # UUIDs already marked pending in the index, each for a future store (see ``store``).
         self._reserved_uuids: list[str] = []
         # Orthanc's DatabaseServerIdentifier: names this database, the same on every node sharing it.
@@ -140,7 +141,7 @@ class ServerContext:
         if self._reserved_uuids:
             uuid = self._reserved_uuids.pop()
         else:
-            uuid = str(uuid_module.uuid4())
+            uuid = self.attachment_uuids.new()
             async with self.index.transaction(write=True) as tx:
                 await tx.add_pending_files([uuid])
         # Parsing and writing the file (with its fsync) run side by side, so that a store waits
@@ -188,7 +189,7 @@ class ServerContext:
                     existing = await tx.lookup(ids.instance)
                 if existing is not None:
                     await self.delete_resource(ResourceLevel.INSTANCE, ids.instance)
-            reserved = str(uuid_module.uuid4())
+            reserved = self.attachment_uuids.new()
             events, recycled = await self._index_instance(parsed, attachment, origin, reserved)
             self._reserved_uuids.append(reserved)  # committed with the instance
         except BaseException:
