@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import pydicom
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 
 from .dicom_tags import (
     MAIN_DICOM_TAGS,
@@ -57,6 +56,13 @@ class ParsedInstance:
     pixel_data_vr: str | None
 
 
+def invalid_file(data: bytes) -> OrthancError:
+    """Orthanc's answer to a file it cannot parse."""
+    return OrthancError(
+        ErrorCode.BadFileFormat, f"Cannot parse an invalid DICOM file (size: {len(data)} bytes)"
+    )
+
+
 def read_dataset(
     data: bytes, *, stop_before_pixels: bool = True, stream: io.BytesIO | None = None
 ) -> Dataset:
@@ -65,22 +71,8 @@ def read_dataset(
         raise OrthancError(ErrorCode.BadFileFormat, "Empty DICOM file")
     try:
         return pydicom.dcmread(stream or io.BytesIO(data), stop_before_pixels=stop_before_pixels, force=True)
-    except (
-        InvalidDicomError,
-        EOFError,
-        ValueError,
-        KeyError,
-        TypeError,
-        OverflowError,
-        NotImplementedError,
-    ) as e:
-        raise OrthancError(
-            ErrorCode.BadFileFormat, f"Cannot parse an invalid DICOM file (size: {len(data)} bytes)"
-        ) from e
     except Exception as e:  # pydicom raises assorted errors on malformed input
-        raise OrthancError(
-            ErrorCode.BadFileFormat, f"Cannot parse an invalid DICOM file (size: {len(data)} bytes)"
-        ) from e
+        raise invalid_file(data) from e
 
 
 def transfer_syntax_of(dataset: Dataset) -> str:
@@ -98,7 +90,7 @@ def transfer_syntax_of(dataset: Dataset) -> str:
 
 def parse_instance(data: bytes, default_encoding: str = "latin_1", *, md5: bool = True) -> ParsedInstance:
     try:
-        header = read_header(data)  # the common files, several times faster than pydicom
+        header = read_header(data)  # the common files, twice as fast as pydicom
     except Exception:  # a malformed sequence (pydicom's reading below reports it)
         header = None
     if header is not None:
@@ -108,12 +100,10 @@ def parse_instance(data: bytes, default_encoding: str = "latin_1", *, md5: bool 
         dataset = read_dataset(data, stream=stream)
         end = stream.tell()
         if _is_truncated(dataset, data, end):
-            dataset = Dataset()
+            raise invalid_file(data)
         transfer_syntax = transfer_syntax_of(dataset)
     if len(dataset) == 0:
-        raise OrthancError(
-            ErrorCode.BadFileFormat, f"Cannot parse an invalid DICOM file (size: {len(data)} bytes)"
-        )
+        raise invalid_file(data)
     try:
         text = DicomText(dataset, default_encoding)
         elements = raw_elements(dataset)
@@ -137,9 +127,7 @@ def parse_instance(data: bytes, default_encoding: str = "latin_1", *, md5: bool 
     if not all(uids[1:]):
         if data[128:132] != b"DICM":
             # Without a DICOM preamble, a file that does not even give its UIDs is not DICOM at all.
-            raise OrthancError(
-                ErrorCode.BadFileFormat, f"Cannot parse an invalid DICOM file (size: {len(data)} bytes)"
-            )
+            raise invalid_file(data)
         # Orthanc's DicomInstanceHasher: an absent UID is InexistentTag (404), an empty one BadFileFormat.
         uid_tags = (TAG_STUDY_INSTANCE_UID, TAG_SERIES_INSTANCE_UID, TAG_SOP_INSTANCE_UID)
         if any(tag not in dataset for tag in uid_tags):
