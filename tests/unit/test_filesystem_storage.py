@@ -136,6 +136,15 @@ def test_large_files_bypass_the_page_cache(tmp_path: Path) -> None:
     assert Path(direct.path_of(UUID)).read_bytes() == Path(buffered.path_of(UUID)).read_bytes() == content
 
 
+def test_without_sync_large_files_are_written_through_the_page_cache(tmp_path: Path) -> None:
+    """SyncStorageArea false: nothing waits for the disk, as a direct write would."""
+    storage = FilesystemStorage(str(tmp_path), fsync=False)
+    assert not storage.direct_writes
+    content = os.urandom(3 * DIRECT_WRITE_MIN_BYTES + 1)
+    assert write_and_read(storage, content) == content
+    assert all(cached_pages(storage.path_of(UUID)))
+
+
 def test_small_files_are_written_through_the_page_cache(tmp_path: Path) -> None:
     storage = FilesystemStorage(str(tmp_path))
     asyncio.run(storage.create(UUID, os.urandom(DIRECT_WRITE_MIN_BYTES - 1), 1))
