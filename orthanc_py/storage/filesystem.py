@@ -7,14 +7,14 @@ the index marks the UUID pending before the write and names it only once the fil
 no reader can meet a partial file, and start-up recovery removes the pending ones.
 
 With ``SyncStorageArea`` (the default), files of 64 KiB and more are written with ``O_DIRECT``,
-from a page-aligned buffer that each writing thread keeps: the data goes from that buffer to the disk without passing through the page
-cache. A buffered write costs a page-cache page per 4 KiB, each newly allocated, filled and later
-written back; on virtual machines whose freed memory goes back to the host, a fresh page also
-costs a fault in the host, and writing a 0.5 MB file that way took 0.6 to 1.9 ms of system time,
-growing as the page cache filled, against 0.3 to 0.6 ms direct. The last partial block is written
-buffered (direct writes go by whole blocks). A file system without ``O_DIRECT`` (tmpfs before
-Linux 6.6, some FUSE and network file systems) is detected on its first refusal and written
-buffered from then on.
+from a page-aligned buffer that each writing thread keeps: the data goes from that buffer to the
+disk without passing through the page cache. A buffered write costs a page-cache page per 4 KiB,
+each newly allocated, filled and later written back; on virtual machines whose freed memory goes
+back to the host, a fresh page also costs a fault in the host, and writing a 0.5 MB file that way
+took 0.6 to 1.9 ms of system time, growing as the page cache filled, against 0.3 to 0.6 ms
+direct. The last partial block is written buffered (direct writes go by whole blocks). A file
+system without ``O_DIRECT`` (tmpfs before Linux 6.6, some FUSE and network file systems) is
+detected on its first refusal and written buffered from then on.
 """
 
 from __future__ import annotations
