@@ -156,9 +156,10 @@ def _read_elements(
         end = value_at + length
         if end > size:
             return None  # cut off
-        value = data[value_at:end] if length else empty_value_for_VR(vr, raw=True)
+        # pydicom's empty raw value: b"" or None, by VR
+        value = data[value_at:end] if length else cast("bytes | None", empty_value_for_VR(vr, raw=True))
         if tag == _CHARACTER_SET_TAG:
-            encoding = convert_encodings(convert_string(value or b"", True))  # type: ignore[arg-type]
-        elements[key] = RawDataElement(key, vr, length, value, value_at, implicit, True)  # type: ignore[arg-type]
+            encoding = convert_encodings(convert_string(value or b"", True))
+        elements[key] = RawDataElement(key, vr, length, value, value_at, implicit, True)
         position = end
     return elements, position
