@@ -60,8 +60,6 @@ def read_header(data: bytes) -> Header | None:
     """The dataset before the pixel data, as pydicom reads it; ``None`` for a file of another shape."""
     if data[128:132] != b"DICM":
         return None
-    if not _looks_explicit(data, 132):
-        return None
     meta = _read_elements(data, 132, implicit=False, stop=_after_meta_group)
     if meta is None:
         return None
@@ -74,8 +72,8 @@ def read_header(data: bytes) -> Header | None:
     ):
         return None  # no transfer syntax, no dataset, or a command set
     transfer_syntax = convert_raw_data_element(syntax).value
-    if transfer_syntax in _LEFT_TO_PYDICOM:
-        return None
+    if not isinstance(transfer_syntax, str) or transfer_syntax in _LEFT_TO_PYDICOM:
+        return None  # (a damaged UID may read as several values)
     implicit = transfer_syntax == pydicom.uid.ImplicitVRLittleEndian
     if _looks_explicit(data, position) == implicit:
         return None  # pydicom would warn and read it the other way

@@ -167,6 +167,12 @@ def test_other_shapes_are_left_to_pydicom() -> None:
     no_preamble = big_endian[132:]
     assert read_header(no_preamble) is None
     assert read_header(b"") is None
+    # A transfer syntax UID damaged into two values
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    buffer = io.BytesIO()
+    pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
+    two_values = buffer.getvalue().replace(b"1.2.840.10008.1.2.1", b"1.2.840.10008\\1.2.1", 1)
+    assert read_header(two_values) is None
     assert read_header(b"\0" * 128 + b"DICM") is None
 
 
