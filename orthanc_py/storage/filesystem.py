@@ -111,11 +111,11 @@ class FilesystemStorage:
         """Write ``content`` from this thread's aligned buffer, by whole blocks, then the tail."""
         data = memoryview(content)
         aligned = len(data) - len(data) % _BLOCK
-        buffer = self._aligned_buffer(min(aligned, DIRECT_BUFFER_BYTES))
+        buffer = self._aligned_buffer()
         position = 0
         try:
             while position < aligned:
-                size = min(len(buffer), DIRECT_BUFFER_BYTES, aligned - position)
+                size = min(len(buffer), aligned - position)
                 buffer[:size] = data[position : position + size]
                 _write_all(fd, memoryview(buffer)[:size])
                 position += size
@@ -132,14 +132,12 @@ class FilesystemStorage:
             fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_DIRECT)
             _write_all(fd, data[position:])
 
-    def _aligned_buffer(self, size: int) -> mmap.mmap:
-        """This thread's page-aligned buffer (an anonymous mapping), of at least ``size`` bytes."""
+    def _aligned_buffer(self) -> mmap.mmap:
+        """This thread's page-aligned buffer: an anonymous mapping, whose pages take memory only
+        once a file has been copied into them."""
         buffer: mmap.mmap | None = getattr(self._buffers, "buffer", None)
-        if buffer is None or len(buffer) < size:
-            if buffer is not None:
-                buffer.close()
-            buffer = mmap.mmap(-1, max(size, 2**20))
-            self._buffers.buffer = buffer
+        if buffer is None:
+            buffer = self._buffers.buffer = mmap.mmap(-1, DIRECT_BUFFER_BYTES)
         return buffer
 
     def _refuse_direct_writes(self, error: OSError) -> None:
