@@ -39,6 +39,8 @@ DIRECT_WRITE_MIN_BYTES = 64 * 1024
 DIRECT_BUFFER_BYTES = 4 * 2**20
 # Direct writes must start and end on the device's logical block boundaries: 4 KiB covers them all.
 _BLOCK = 4096
+# Tries to open a new file, its folders made again each time a removal beside it deleted them.
+_OPEN_ATTEMPTS = 8
 
 
 class FilesystemStorage:
@@ -93,13 +95,17 @@ class FilesystemStorage:
 
     def _open_new(self, path: str, direct: bool) -> int:
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | (os.O_DIRECT if direct else 0)
-        for _ in range(2):  # each of the two failures below is mended once
+        for _ in range(_OPEN_ATTEMPTS):
             try:
                 return os.open(path, flags, 0o644)
             except FileNotFoundError:
-                # The xx/yy folders are made on first use only (a removal may also have just
-                # deleted them, emptied): cheaper than checking them before every write.
-                os.makedirs(os.path.dirname(path), exist_ok=True)
+                # The xx/yy folders are made on first use only: cheaper than checking them before
+                # every write. A removal in the same folder (a duplicate's file, a deletion) may
+                # delete them again, emptied, at any moment, even while they are being made.
+                try:
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                except FileNotFoundError:
+                    pass
             except OSError as error:
                 if not flags & os.O_DIRECT or error.errno != errno.EINVAL:
                     raise

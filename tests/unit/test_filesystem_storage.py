@@ -209,3 +209,32 @@ def test_a_write_error_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Monkey
     with pytest.raises(Exception, match="No space left"):
         asyncio.run(storage.create(UUID, os.urandom(3 * DIRECT_WRITE_MIN_BYTES), 1))
     assert not os.path.exists(storage.path_of(UUID))
+
+
+def test_folders_removed_by_a_concurrent_removal_are_made_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Consecutive files share a folder, which a removal beside them deletes once it is empty:
+    even between the making of the folders and the opening of the file, or while they are made."""
+    real_makedirs = os.makedirs
+    calls = 0
+
+    def makedirs_raced(name: str, exist_ok: bool = False) -> None:
+        nonlocal calls
+        real_makedirs(name, exist_ok=exist_ok)
+        if name != str(tmp_path / UUID[0:2] / UUID[2:4]):
+            return  # os.makedirs making the first level
+        calls += 1
+        if calls == 1:  # made, then emptied and removed by another thread before the open
+            os.rmdir(name)
+            os.rmdir(os.path.dirname(name))
+        elif calls == 2:  # the first level removed while the second was being made
+            os.rmdir(name)
+            os.rmdir(os.path.dirname(name))
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", name)
+
+    monkeypatch.setattr(filesystem.os, "makedirs", makedirs_raced)
+    storage = FilesystemStorage(str(tmp_path))
+    content = os.urandom(DIRECT_WRITE_MIN_BYTES + 1)
+    assert write_and_read(storage, content) == content
+    assert calls == 3
